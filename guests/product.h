@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Product format v1: a directory holding product.yaml and the files a
+ * candidate product installs into the guest. Loaded and validated before
+ * anything starts; see guests/products/README.md for the format.
+ */
+#ifndef AVTB_PRODUCT_H
+#define AVTB_PRODUCT_H
+
+#include <stddef.h>
+
+#include "common/diag.h"
+#include "common/error.h"
+
+typedef struct avtb_product_file {
+    char *src;     /* absolute host path of the file */
+    char *dest;    /* absolute path in the guest */
+    unsigned mode; /* permission bits */
+} avtb_product_file;
+
+/* A loaded product definition; every string is owned. */
+typedef struct avtb_product {
+    char *dir;            /* absolute product directory */
+    char *name;
+    char *vendor;
+    char *version;
+    char *vendor_country; /* ISO 3166-1 alpha-2 */
+    char *description;    /* may be NULL */
+    avtb_product_file *files;
+    size_t nfiles;
+    char *start;          /* command run at boot, may be NULL */
+    char *scan;           /* on-demand scan command with {path}, may be NULL */
+} avtb_product;
+
+/* Placeholder in the scan command replaced by the trigger's target path. */
+#define AVTB_PRODUCT_PATH_PLACEHOLDER "{path}"
+
+/*
+ * Loads DIR/product.yaml. Problems are added to diags (file:line:col) and
+ * AVTB_ERR_INPUT returned; *out is set only on success and owned by caller.
+ */
+avtb_err avtb_product_load(const char *dir, avtb_diags *diags, avtb_product **out) AVTB_WUR;
+void avtb_product_free(avtb_product *p);
+
+/* Guest paths avtb itself uses; products may not install there. */
+#define AVTB_GUEST_RESERVED "/avtb"
+
+/*
+ * Checks a guest path: absolute, no "." or ".." component, no empty
+ * component, no control characters, at most 1024 bytes, not under
+ * AVTB_GUEST_RESERVED. Returns NULL if fine, else a static reason.
+ */
+const char *avtb_guest_path_problem(const char *path);
+
+#endif

@@ -1,0 +1,533 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Scenario format v1 loader: strict key tables over libyaml; see scenario.h. */
+#include "scenarios/scenario.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/util.h"
+#include "common/yamlfile.h"
+#include "guests/honeydoc.h"
+
+#define DEFAULT_BOOT_TIMEOUT_MS (180u * 1000)
+#define MAX_DOCS                1000
+#define MAX_DOC_BYTES           (1u << 20)
+#define MAX_TRIGGERS            256
+
+static const char *const action_names[] = {[AVTB_ACTION_SCAN] = "scan"};
+static const char *const expect_names[] = {[AVTB_EXPECT_NO_EXFILTRATION] = "no_exfiltration"};
+
+const char *avtb_action_name(avtb_action a)
+{
+    return action_names[a];
+}
+
+const char *avtb_expect_name(avtb_expect e)
+{
+    return expect_names[e];
+}
+
+void avtb_scenario_free(avtb_scenario *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->ndocs; i++) {
+        free(s->docs[i].path);
+        free(s->docs[i].content);
+    }
+    for (size_t i = 0; i < s->ntriggers; i++)
+        free(s->triggers[i].path);
+    free(s->docs);
+    free(s->triggers);
+    free(s->expects);
+    free(s->file);
+    free(s->name);
+    free(s->description);
+    free(s->guest);
+    avtb_product_free(s->product);
+    free(s);
+}
+
+/* Parse context: the scenario being filled plus cross-check material. */
+typedef struct {
+    avtb_scenario *s;
+    avtb_diags *diags;
+    avtb_docspec *doc;         /* entry being parsed */
+    avtb_trigger *trigger;     /* entry being parsed */
+    yaml_node_t *product_node; /* for errors that concern the product */
+    yaml_node_t **trigger_nodes;
+    yaml_node_t *dwell_node;
+} scen_ctx;
+
+static int s_version(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    uint64_t ver;
+
+    (void)o;
+    if (avtb_yaml_uint(y, v, "avtb (format version)", 1, 1000, &ver) < 0)
+        return -1;
+    if (ver != AVTB_SCENARIO_VERSION) {
+        avtb_yaml_diag(y, v, "scenario format version %llu is not supported; this avtb reads %d",
+                       (unsigned long long)ver, AVTB_SCENARIO_VERSION);
+        return -1;
+    }
+    return 0;
+}
+
+static int s_name(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+
+    if (avtb_yaml_string(y, v, "name", &c->s->name) < 0)
+        return -1;
+    for (const char *p = c->s->name; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.') ||
+            p - c->s->name >= 80) {
+            avtb_yaml_diag(y, v,
+                           "name '%s' must be 1-80 characters of letters, digits, '-', '_' "
+                           "and '.' (it names the evidence directory)",
+                           c->s->name);
+            return -1;
+        }
+    if (c->s->name[0] == '\0' || c->s->name[0] == '.') {
+        avtb_yaml_diag(y, v, "name must not be empty or start with '.'");
+        return -1;
+    }
+    return 0;
+}
+
+static int s_description(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    return avtb_yaml_string(y, v, "description", &((scen_ctx *)o)->s->description);
+}
+
+static int s_guest(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    char *dir = NULL;
+    struct stat st;
+    int r = -1;
+
+    if (avtb_yaml_string(y, v, "guest", &c->s->guest) < 0)
+        return -1;
+    if (c->s->guest[0] == '\0' || strchr(c->s->guest, '/') != NULL || c->s->guest[0] == '.') {
+        avtb_yaml_diag(y, v, "guest '%s' must be the name of an image in guests/images/",
+                       c->s->guest);
+        return -1;
+    }
+    if (asprintf(&dir, "%s/guests/images/%s", avtb_datadir(), c->s->guest) < 0)
+        return -1;
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+        avtb_yaml_diag(y, v, "guest '%s': no image recipe at %s", c->s->guest, dir);
+    else
+        r = 0;
+    free(dir);
+    return r;
+}
+
+static int s_product(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    const char *s = avtb_yaml_scalar(y, v, "product");
+    char *dir = NULL;
+    int r = -1;
+
+    if (s == NULL)
+        return -1;
+    c->product_node = v;
+    if (s[0] == '\0') {
+        avtb_yaml_diag(y, v, "product must name a product directory");
+        return -1;
+    }
+    /* A bare name is a product shipped in guests/products/; anything else a path. */
+    if (strchr(s, '/') == NULL) {
+        if (asprintf(&dir, "%s/guests/products/%s", avtb_datadir(), s) < 0)
+            return -1;
+    } else if ((dir = avtb_path_join(avtb_yaml_dir(y), s)) == NULL) {
+        return -1;
+    }
+    if (avtb_product_load(dir, c->diags, &c->s->product) != AVTB_OK)
+        avtb_yaml_diag(y, v, "product '%s' (%s) is not usable; see the errors above", s, dir);
+    else
+        r = 0;
+    free(dir);
+    return r;
+}
+
+static int s_dwell(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+
+    c->dwell_node = v;
+    if (avtb_yaml_duration(y, v, "dwell", AVTB_DWELL_MAX_MS, &c->s->dwell_ms) < 0)
+        return -1;
+    if (c->s->dwell_ms < 1000) {
+        avtb_yaml_diag(y, v, "dwell must be at least 1s");
+        return -1;
+    }
+    return 0;
+}
+
+static int s_boot_timeout(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+
+    if (avtb_yaml_duration(y, v, "boot_timeout", 3600 * 1000, &c->s->boot_timeout_ms) < 0)
+        return -1;
+    if (c->s->boot_timeout_ms < 5000) {
+        avtb_yaml_diag(y, v, "boot_timeout must be at least 5s");
+        return -1;
+    }
+    return 0;
+}
+
+/* owner: "UID:GID" with numbers, as the guest's own names are unknown here. */
+static int d_owner(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    const char *s = avtb_yaml_scalar(y, v, "owner");
+    unsigned uid, gid;
+    int n = 0;
+
+    if (s == NULL)
+        return -1;
+    if (sscanf(s, "%u:%u%n", &uid, &gid, &n) != 2 || s[n] != '\0' || !isdigit((unsigned char)s[0]) ||
+        uid > 65535 || gid > 65535) {
+        avtb_yaml_diag(y, v, "owner '%s' must be numeric UID:GID such as \"1000:1000\"", s);
+        return -1;
+    }
+    c->doc->uid = uid;
+    c->doc->gid = gid;
+    return 0;
+}
+
+static int d_mode(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    const char *s = avtb_yaml_scalar(y, v, "mode");
+    size_t n;
+
+    if (s == NULL)
+        return -1;
+    n = strlen(s);
+    if (n < 3 || n > 4 || strspn(s, "01234567") != n || strtoul(s, NULL, 8) > 0777) {
+        avtb_yaml_diag(y, v, "mode '%s' must be octal permission bits such as \"0644\"", s);
+        return -1;
+    }
+    c->doc->mode = (unsigned)strtoul(s, NULL, 8);
+    return 0;
+}
+
+static int d_path(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    const char *why;
+
+    if (avtb_yaml_string(y, v, "path", &c->doc->path) < 0)
+        return -1;
+    why = avtb_guest_path_problem(c->doc->path);
+    if (why != NULL) {
+        avtb_yaml_diag(y, v, "path '%s' %s", c->doc->path, why);
+        return -1;
+    }
+    return 0;
+}
+
+static int d_content(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+
+    if (avtb_yaml_string(y, v, "content", &c->doc->content) < 0)
+        return -1;
+    if (strstr(c->doc->content, AVTB_TOKEN_PLACEHOLDER) == NULL) {
+        avtb_yaml_diag(y, v,
+                       "content has no %s placeholder: without a token avtb cannot tell "
+                       "whether the document left the guest",
+                       AVTB_TOKEN_PLACEHOLDER);
+        return -1;
+    }
+    if (strlen(c->doc->content) > MAX_DOC_BYTES) {
+        avtb_yaml_diag(y, v, "content is larger than %u bytes", MAX_DOC_BYTES);
+        return -1;
+    }
+    return 0;
+}
+
+static const avtb_yfield doc_fields[] = {
+    {"path", true, d_path},
+    {"content", true, d_content},
+    {"owner", false, d_owner},
+    {"mode", false, d_mode},
+    {NULL, false, NULL},
+};
+
+static int h_documents(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    long n = avtb_yaml_seq_len(y, v, "honey.documents");
+    int r = 0;
+
+    if (n < 0)
+        return -1;
+    if (n == 0 || n > MAX_DOCS) {
+        avtb_yaml_diag(y, v, "honey.documents must list between 1 and %d documents", MAX_DOCS);
+        return -1;
+    }
+    c->s->docs = calloc((size_t)n, sizeof(*c->s->docs));
+    if (c->s->docs == NULL)
+        return -1;
+    for (long i = 0; i < n; i++) {
+        yaml_node_t *item = avtb_yaml_seq_at(y, v, (size_t)i);
+
+        c->doc = &c->s->docs[c->s->ndocs++];
+        c->doc->mode = 0644;
+        if (avtb_yaml_map(y, item, doc_fields, c) < 0) {
+            r = -1;
+            continue;
+        }
+        for (size_t j = 0; j + 1 < c->s->ndocs; j++)
+            if (c->s->docs[j].path && strcmp(c->s->docs[j].path, c->doc->path) == 0) {
+                avtb_yaml_diag(y, item, "document path '%s' is listed twice", c->doc->path);
+                r = -1;
+            }
+    }
+    c->doc = NULL;
+    return r;
+}
+
+static const avtb_yfield honey_fields[] = {
+    {"documents", true, h_documents},
+    {NULL, false, NULL},
+};
+
+static int s_honey(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    return avtb_yaml_map(y, v, honey_fields, o);
+}
+
+static int t_at(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    return avtb_yaml_duration(y, v, "at", AVTB_DWELL_MAX_MS, &((scen_ctx *)o)->trigger->at_ms);
+}
+
+static int t_action(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    const char *s = avtb_yaml_scalar(y, v, "action");
+
+    if (s == NULL)
+        return -1;
+    for (size_t i = 0; i < sizeof(action_names) / sizeof(action_names[0]); i++)
+        if (strcmp(s, action_names[i]) == 0) {
+            c->trigger->action = (avtb_action)i;
+            return 0;
+        }
+    avtb_yaml_diag(y, v, "unknown action '%s'; supported: scan", s);
+    return -1;
+}
+
+static int t_path(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+
+    if (avtb_yaml_string(y, v, "path", &c->trigger->path) < 0)
+        return -1;
+    if (c->trigger->path[0] != '/' || strpbrk(c->trigger->path, "\n\r\t'\"\\$`") != NULL) {
+        avtb_yaml_diag(y, v,
+                       "path '%s' must be an absolute guest path without quotes, "
+                       "backslashes, '$' or control characters",
+                       c->trigger->path);
+        return -1;
+    }
+    return 0;
+}
+
+static const avtb_yfield trigger_fields[] = {
+    {"at", true, t_at},
+    {"action", true, t_action},
+    {"path", false, t_path},
+    {NULL, false, NULL},
+};
+
+static int s_triggers(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    long n = avtb_yaml_seq_len(y, v, "triggers");
+    int r = 0;
+
+    if (n < 0)
+        return -1;
+    if (n > MAX_TRIGGERS) {
+        avtb_yaml_diag(y, v, "triggers: at most %d entries", MAX_TRIGGERS);
+        return -1;
+    }
+    c->s->triggers = calloc((size_t)n + 1, sizeof(*c->s->triggers));
+    c->trigger_nodes = calloc((size_t)n + 1, sizeof(*c->trigger_nodes));
+    if (c->s->triggers == NULL || c->trigger_nodes == NULL)
+        return -1;
+    for (long i = 0; i < n; i++) {
+        yaml_node_t *item = avtb_yaml_seq_at(y, v, (size_t)i);
+
+        c->trigger_nodes[c->s->ntriggers] = item;
+        c->trigger = &c->s->triggers[c->s->ntriggers++];
+        if (avtb_yaml_map(y, item, trigger_fields, c) < 0)
+            r = -1;
+        else if (c->trigger->path == NULL && (c->trigger->path = strdup("/")) == NULL)
+            r = -1;
+    }
+    c->trigger = NULL;
+    return r;
+}
+
+static int n_mode(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    const char *s = avtb_yaml_scalar(y, v, "network.mode");
+
+    (void)o;
+    if (s == NULL)
+        return -1;
+    if (strcmp(s, "sinkhole") != 0) {
+        avtb_yaml_diag(y, v,
+                       "network mode '%s' is not supported; use 'sinkhole' (every name resolves "
+                       "to avtb's sink, nothing leaves the run's network)",
+                       s);
+        return -1;
+    }
+    return 0;
+}
+
+static const avtb_yfield network_fields[] = {
+    {"mode", true, n_mode},
+    {NULL, false, NULL},
+};
+
+static int s_network(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    return avtb_yaml_map(y, v, network_fields, o);
+}
+
+static int s_expect(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    long n = avtb_yaml_seq_len(y, v, "expect");
+    int r = 0;
+
+    if (n < 0)
+        return -1;
+    if (n == 0) {
+        avtb_yaml_diag(y, v, "expect must list at least one expectation, e.g. no_exfiltration");
+        return -1;
+    }
+    c->s->expects = calloc((size_t)n, sizeof(*c->s->expects));
+    if (c->s->expects == NULL)
+        return -1;
+    for (long i = 0; i < n; i++) {
+        yaml_node_t *item = avtb_yaml_seq_at(y, v, (size_t)i);
+        const char *s = avtb_yaml_scalar(y, item, "expectation");
+        size_t k;
+
+        if (s == NULL) {
+            r = -1;
+            continue;
+        }
+        for (k = 0; k < sizeof(expect_names) / sizeof(expect_names[0]); k++)
+            if (strcmp(s, expect_names[k]) == 0)
+                break;
+        if (k == sizeof(expect_names) / sizeof(expect_names[0])) {
+            avtb_yaml_diag(y, item, "unknown expectation '%s'; supported: no_exfiltration", s);
+            r = -1;
+            continue;
+        }
+        c->s->expects[c->s->nexpects++] = (avtb_expect)k;
+    }
+    return r;
+}
+
+static const avtb_yfield scenario_fields[] = {
+    {"avtb", true, s_version},
+    {"name", true, s_name},
+    {"description", false, s_description},
+    {"guest", true, s_guest},
+    {"product", true, s_product},
+    {"honey", true, s_honey},
+    {"dwell", true, s_dwell},
+    {"boot_timeout", false, s_boot_timeout},
+    {"triggers", false, s_triggers},
+    {"network", true, s_network},
+    {"expect", true, s_expect},
+    {NULL, false, NULL},
+};
+
+/* Checks that need several keys at once: timeline fits the dwell, product can act. */
+static void cross_check(avtb_yaml *y, scen_ctx *c)
+{
+    avtb_scenario *s = c->s;
+
+    for (size_t i = 0; i < s->ntriggers; i++) {
+        const avtb_trigger *t = &s->triggers[i];
+
+        if (s->dwell_ms > 0 && t->at_ms >= s->dwell_ms)
+            avtb_yaml_diag(y, c->trigger_nodes[i],
+                           "trigger at %llums is not before the end of dwell (%llums); "
+                           "lengthen dwell or move the trigger",
+                           (unsigned long long)t->at_ms, (unsigned long long)s->dwell_ms);
+        if (t->action == AVTB_ACTION_SCAN && s->product != NULL && s->product->scan == NULL)
+            avtb_yaml_diag(y, c->trigger_nodes[i],
+                           "action scan needs a scan command, but product '%s' has none",
+                           s->product->name);
+    }
+}
+
+/* Stable insertion sort: triggers at the same time run in file order. */
+static void sort_triggers(avtb_trigger *t, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        avtb_trigger cur = t[i];
+        size_t j = i;
+
+        for (; j > 0 && t[j - 1].at_ms > cur.at_ms; j--)
+            t[j] = t[j - 1];
+        t[j] = cur;
+    }
+}
+
+avtb_err avtb_scenario_load(const char *path, avtb_diags *diags, avtb_scenario **out)
+{
+    return avtb_scenario_parse(path, NULL, 0, diags, out);
+}
+
+avtb_err avtb_scenario_parse(const char *path, const uint8_t *buf, size_t len, avtb_diags *diags,
+                             avtb_scenario **out)
+{
+    avtb_err r = AVTB_ERR_NOMEM;
+    scen_ctx c = {.diags = diags};
+    avtb_yaml *y = NULL;
+    size_t before = avtb_diags_count(diags);
+
+    *out = NULL;
+    c.s = calloc(1, sizeof(*c.s));
+    if (c.s == NULL || (c.s->file = strdup(path)) == NULL)
+        goto out;
+    c.s->boot_timeout_ms = DEFAULT_BOOT_TIMEOUT_MS;
+    r = buf != NULL ? avtb_yaml_load_buffer(path, buf, len, diags, &y)
+                    : avtb_yaml_load_file(path, diags, &y);
+    if (r != AVTB_OK)
+        goto out;
+    r = AVTB_ERR_INPUT;
+    if (avtb_yaml_map(y, avtb_yaml_root(y), scenario_fields, &c) == 0)
+        cross_check(y, &c);
+    if (avtb_diags_count(diags) != before)
+        goto out;
+    sort_triggers(c.s->triggers, c.s->ntriggers);
+    *out = c.s;
+    c.s = NULL; /* transferred */
+    r = AVTB_OK;
+out:
+    free(c.trigger_nodes);
+    avtb_yaml_free(y);
+    avtb_scenario_free(c.s);
+    return r;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Scenario format v1: what one run does (guest, product, honey documents,
+ * timeline, network, expectations). The loader validates everything,
+ * including the product it names, before anything is started; see
+ * scenarios/README.md for the format.
+ */
+#ifndef AVTB_SCENARIO_H
+#define AVTB_SCENARIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/diag.h"
+#include "common/error.h"
+#include "guests/product.h"
+
+#define AVTB_SCENARIO_VERSION 1
+#define AVTB_DWELL_MAX_MS     (6ull * 3600 * 1000)
+
+typedef enum { AVTB_ACTION_SCAN } avtb_action;
+
+typedef struct avtb_trigger {
+    uint64_t at_ms;     /* after the guest agent says hello */
+    avtb_action action;
+    char *path;         /* scan target in the guest */
+} avtb_trigger;
+
+typedef struct avtb_docspec {
+    char *path;         /* absolute path in the guest */
+    char *content;      /* template with {{token}} */
+    unsigned uid, gid, mode;
+} avtb_docspec;
+
+typedef enum { AVTB_EXPECT_NO_EXFILTRATION } avtb_expect;
+
+typedef struct avtb_scenario {
+    char *file;          /* path as given */
+    char *name;
+    char *description;   /* may be NULL */
+    char *guest;         /* image name under guests/images/ */
+    avtb_product *product;
+    avtb_docspec *docs;
+    size_t ndocs;
+    uint64_t dwell_ms;   /* time from guest ready to stop */
+    uint64_t boot_timeout_ms;
+    avtb_trigger *triggers; /* sorted by at_ms */
+    size_t ntriggers;
+    avtb_expect *expects;
+    size_t nexpects;
+} avtb_scenario;
+
+/*
+ * Loads and validates a scenario file and its product. Problems go to diags
+ * as file:line:col; returns AVTB_ERR_INPUT then. *out owned by the caller.
+ */
+avtb_err avtb_scenario_load(const char *path, avtb_diags *diags, avtb_scenario **out) AVTB_WUR;
+/* Same for bytes already in memory; path names them in messages and anchors relative paths. */
+avtb_err avtb_scenario_parse(const char *path, const uint8_t *buf, size_t len, avtb_diags *diags,
+                             avtb_scenario **out) AVTB_WUR;
+void avtb_scenario_free(avtb_scenario *s);
+
+const char *avtb_action_name(avtb_action a);
+const char *avtb_expect_name(avtb_expect e);
+
+#endif

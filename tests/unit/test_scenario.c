@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Scenario loader: good files load fully; each bad file fails at its stated line:col. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/diag.h"
+#include "scenarios/scenario.h"
+#include "expect-diag.h"
+
+static avtb_scenario *load_good(const char *rel)
+{
+    avtb_diags *d = avtb_diags_new();
+    avtb_scenario *s = NULL;
+    char path[1024];
+
+    snprintf(path, sizeof(path), "%s", testdata(rel));
+    if (avtb_scenario_load(path, d, &s) != AVTB_OK)
+        avtb_diags_print(d, stderr);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_uint_eq(avtb_diags_count(d), 0);
+    avtb_diags_free(d);
+    return s;
+}
+
+START_TEST(full_scenario_loads_every_key)
+{
+    avtb_scenario *s = load_good("scenarios/good/full.yaml");
+
+    ck_assert_str_eq(s->name, "full-scenario");
+    ck_assert_str_eq(s->description, "Every key of format v1.");
+    ck_assert_str_eq(s->guest, "reference");
+    ck_assert_str_eq(s->product->name, "ok-product");
+    ck_assert_uint_eq(s->ndocs, 2);
+    ck_assert_str_eq(s->docs[0].path, "/home/analyst/Documents/budget.txt");
+    ck_assert_str_eq(s->docs[0].content, "OFFICIAL-SENSITIVE\nBudget {{token}} end.\n");
+    ck_assert_uint_eq(s->docs[0].uid, 1000);
+    ck_assert_uint_eq(s->docs[0].gid, 1000);
+    ck_assert_uint_eq(s->docs[0].mode, 0640);
+    ck_assert_uint_eq(s->docs[1].uid, 0);
+    ck_assert_uint_eq(s->docs[1].mode, 0644);
+    ck_assert_uint_eq(s->dwell_ms, 90000);
+    ck_assert_uint_eq(s->boot_timeout_ms, 120000);
+    ck_assert_uint_eq(s->nexpects, 1);
+    ck_assert_int_eq(s->expects[0], AVTB_EXPECT_NO_EXFILTRATION);
+    avtb_scenario_free(s);
+}
+END_TEST
+
+START_TEST(triggers_sorted_with_default_path)
+{
+    avtb_scenario *s = load_good("scenarios/good/full.yaml");
+
+    ck_assert_uint_eq(s->ntriggers, 2);
+    ck_assert_uint_eq(s->triggers[0].at_ms, 5000);
+    ck_assert_str_eq(s->triggers[0].path, "/");
+    ck_assert_uint_eq(s->triggers[1].at_ms, 20000);
+    ck_assert_str_eq(s->triggers[1].path, "/home");
+    ck_assert_int_eq(s->triggers[1].action, AVTB_ACTION_SCAN);
+    avtb_scenario_free(s);
+}
+END_TEST
+
+START_TEST(minimal_scenario_has_defaults)
+{
+    avtb_scenario *s = load_good("scenarios/good/minimal.yaml");
+
+    ck_assert_uint_eq(s->ntriggers, 0);
+    ck_assert_ptr_null(s->description);
+    ck_assert_uint_eq(s->boot_timeout_ms, 180000);
+    ck_assert_ptr_null(s->product->scan);
+    avtb_scenario_free(s);
+}
+END_TEST
+
+START_TEST(shipped_scenarios_validate)
+{
+    const char *files[] = {"scenarios/reference.yaml", "scenarios/leaky.yaml",
+                           "scenarios/quiet.yaml"};
+
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        avtb_diags *d = avtb_diags_new();
+        avtb_scenario *s = NULL;
+        char path[1024];
+
+        snprintf(path, sizeof(path), "%s/%s", getenv("AVTB_DATADIR"), files[i]);
+        if (avtb_scenario_load(path, d, &s) != AVTB_OK)
+            avtb_diags_print(d, stderr);
+        ck_assert_msg(s != NULL, "%s does not validate", path);
+        avtb_scenario_free(s);
+        avtb_diags_free(d);
+    }
+}
+END_TEST
+
+static void check_bad(const char *path)
+{
+    avtb_diags *d = avtb_diags_new();
+    avtb_scenario *s = NULL;
+    expect_diag e;
+
+    read_expectation(path, &e);
+    ck_assert_int_eq(avtb_scenario_load(path, d, &s), AVTB_ERR_INPUT);
+    ck_assert_ptr_null(s);
+    assert_diag(path, d, &e);
+    avtb_diags_free(d);
+}
+
+START_TEST(every_bad_scenario_fails_at_its_position)
+{
+    int n = for_each_entry(testdata("scenarios/bad"), check_bad);
+
+    ck_assert_int_ge(n, 15);
+}
+END_TEST
+
+START_TEST(missing_file_is_reported)
+{
+    avtb_diags *d = avtb_diags_new();
+    avtb_scenario *s = NULL;
+
+    ck_assert_int_eq(avtb_scenario_load("/nonexistent/x.yaml", d, &s), AVTB_ERR_INPUT);
+    ck_assert_str_eq(avtb_diags_get(d, 0)->file, "/nonexistent/x.yaml");
+    ck_assert_ptr_nonnull(strstr(avtb_diags_get(d, 0)->msg, "No such file"));
+    avtb_diags_free(d);
+}
+END_TEST
+
+START_TEST(all_errors_are_collected)
+{
+    avtb_diags *d = avtb_diags_new();
+    avtb_scenario *s = NULL;
+    const char *text = "avtb: 1\nname: x\nguest: reference\nproduct: nosuch-product-zz\n"
+                       "dwel: 10s\nhoney: {documents: [{path: rel, content: none}]}\n"
+                       "network: {mode: bridged}\nexpect: [no_exfiltration]\n";
+    char path[] = "/tmp/avtb-test-scenario-XXXXXX";
+    int fd = mkstemp(path);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    ck_assert_int_eq(avtb_scenario_load(path, d, &s), AVTB_ERR_INPUT);
+    /* product, dwel, path, content, network mode, missing dwell: all in one pass. */
+    ck_assert_uint_ge(avtb_diags_count(d), 6);
+    unlink(path);
+    avtb_diags_free(d);
+}
+END_TEST
+
+static Suite *scenario_suite(void)
+{
+    Suite *s = suite_create("scenario");
+    TCase *good = tcase_create("good files");
+    TCase *bad = tcase_create("bad files");
+
+    tcase_add_test(good, full_scenario_loads_every_key);
+    tcase_add_test(good, triggers_sorted_with_default_path);
+    tcase_add_test(good, minimal_scenario_has_defaults);
+    tcase_add_test(good, shipped_scenarios_validate);
+    tcase_add_test(bad, every_bad_scenario_fails_at_its_position);
+    tcase_add_test(bad, missing_file_is_reported);
+    tcase_add_test(bad, all_errors_are_collected);
+    suite_add_tcase(s, good);
+    suite_add_tcase(s, bad);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(scenario_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
