@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Collector child processes; see child.h. Readiness travels over a pipe as
+ * one message written with a single write(): 'R' for ready, 'E' and a text
+ * for an error. EOF without a message means the child died first.
+ */
+#include "collectors/child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+#define READY_FD 3
+#define MSG_MAX  1024
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Describes a wait status: "exited with status 1", "was killed by signal 11". */
+static void status_text(int status, char *buf, size_t len)
+{
+    if (WIFEXITED(status))
+        snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, len, "was killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, len, "ended with wait status 0x%x", (unsigned)status);
+}
+
+/* Waits for pid up to timeout_ms; 1 reaped, 0 still running, -1 error (errno). */
+static int wait_bounded(pid_t pid, unsigned timeout_ms, int *status)
+{
+    for (unsigned waited = 0;; waited += 10) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+
+        if (r == pid)
+            return 1;
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (waited >= timeout_ms)
+            return 0;
+        sleep_ms(10);
+    }
+}
+
+/* In the child, before fn: a clean, predictable process. */
+static void child_prepare(pid_t parent, int ready_fd)
+{
+    sigset_t all;
+
+    /* Dies with avtb even on SIGKILL; the check covers a parent already gone. */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+        _exit(127);
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGCHLD, SIG_DFL);
+    /* Holding avtb's other descriptors (sockets, pipes to other children) would
+     * keep them open after avtb closes them. */
+    if (ready_fd != READY_FD) {
+        if (dup2(ready_fd, READY_FD) < 0)
+            _exit(127);
+        close(ready_fd);
+    }
+    close_range(READY_FD + 1, ~0U, 0);
+}
+
+avtb_err avtb_child_start(const char *what, avtb_child_main fn, void *arg, unsigned timeout_ms,
+                          pid_t *pid_out, avtb_error *err)
+{
+    char msg[MSG_MAX + 1], why[128];
+    avtb_err r = AVTB_ERR_INTERNAL;
+    int fds[2] = {-1, -1}, status;
+    pid_t parent = getpid(), pid = -1;
+    struct pollfd pfd;
+    ssize_t n;
+    int pr;
+
+    *pid_out = -1;
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        r = avtb_error_errno(err, AVTB_ERR_IO, errno, "%s: pipe", what);
+        goto out;
+    }
+    fflush(NULL); /* or buffered output would be written twice */
+    pid = fork();
+    if (pid < 0) {
+        r = avtb_error_errno(err, AVTB_ERR_CHILD, errno, "%s: fork", what);
+        goto out;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        child_prepare(parent, fds[1]);
+        _exit(fn(arg, READY_FD));
+    }
+    close(fds[1]);
+    fds[1] = -1;
+    pfd.fd = fds[0];
+    pfd.events = POLLIN;
+    do
+        pr = poll(&pfd, 1, (int)timeout_ms);
+    while (pr < 0 && errno == EINTR);
+    if (pr == 0) {
+        kill(pid, SIGKILL);
+        (void)wait_bounded(pid, 2000, &status);
+        pid = -1;
+        r = avtb_error_set(err, AVTB_ERR_TIMEOUT, "%s: not ready within %u ms; killed it", what,
+                           timeout_ms);
+        goto out;
+    }
+    do
+        n = read(fds[0], msg, MSG_MAX);
+    while (n < 0 && errno == EINTR);
+    if (n > 0 && msg[0] == 'R') {
+        *pid_out = pid;
+        pid = -1; /* transferred */
+        r = AVTB_OK;
+        goto out;
+    }
+    /* Failed: it exits right after its message, or already has. */
+    if (wait_bounded(pid, 2000, &status) != 1) {
+        kill(pid, SIGKILL);
+        (void)wait_bounded(pid, 2000, &status);
+        status = 0;
+    }
+    pid = -1;
+    if (n > 1 && msg[0] == 'E') {
+        msg[n] = '\0';
+        r = avtb_error_set(err, AVTB_ERR_CHILD, "%s: %s", what, msg + 1);
+    } else {
+        status_text(status, why, sizeof(why));
+        r = avtb_error_set(err, AVTB_ERR_CHILD, "%s: the process %s before it was ready", what,
+                           why);
+    }
+out:
+    if (fds[0] >= 0)
+        close(fds[0]);
+    if (fds[1] >= 0)
+        close(fds[1]);
+    return r;
+}
+
+void avtb_child_ready(int ready_fd)
+{
+    ssize_t n;
+
+    do
+        n = write(ready_fd, "R", 1);
+    while (n < 0 && errno == EINTR);
+    close(ready_fd);
+}
+
+void avtb_child_fail(int ready_fd, const char *fmt, ...)
+{
+    char msg[MSG_MAX];
+    va_list ap;
+    ssize_t n;
+
+    msg[0] = 'E';
+    va_start(ap, fmt);
+    vsnprintf(msg + 1, sizeof(msg) - 1, fmt, ap);
+    va_end(ap);
+    do
+        n = write(ready_fd, msg, strlen(msg)); /* one write: below PIPE_BUF, atomic */
+    while (n < 0 && errno == EINTR);
+    close(ready_fd);
+}
+
+bool avtb_child_stop(const char *what, pid_t pid, unsigned timeout_ms, avtb_error *err)
+{
+    char why[128];
+    int status = 0, w;
+
+    if (pid <= 0)
+        return true;
+    w = wait_bounded(pid, 0, &status);
+    if (w == 1) {
+        status_text(status, why, sizeof(why));
+        avtb_error_set(err, AVTB_ERR_CHILD, "%s: the process %s before it was stopped", what, why);
+        return false;
+    }
+    if (w < 0) {
+        /* Someone else reaped it (waitpid(-1) elsewhere in avtb would do that). */
+        avtb_error_errno(err, AVTB_ERR_INTERNAL, errno, "%s: cannot wait for process %d", what,
+                         (int)pid);
+        return false;
+    }
+    kill(pid, SIGTERM);
+    w = wait_bounded(pid, timeout_ms, &status);
+    if (w == 0) {
+        kill(pid, SIGKILL);
+        if (wait_bounded(pid, 2000, &status) != 1)
+            avtb_warn("%s: process %d did not go away after SIGKILL", what, (int)pid);
+        avtb_error_set(err, AVTB_ERR_TIMEOUT,
+                       "%s: the process did not exit within %u ms of SIGTERM; killed it", what,
+                       timeout_ms);
+        return false;
+    }
+    if (w < 0) {
+        avtb_error_errno(err, AVTB_ERR_INTERNAL, errno, "%s: cannot wait for process %d", what,
+                         (int)pid);
+        return false;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        status_text(status, why, sizeof(why));
+        avtb_error_set(err, AVTB_ERR_CHILD, "%s: the process %s when stopped", what, why);
+        return false;
+    }
+    return true;
+}

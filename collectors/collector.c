@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The table of built-in collectors (collector.h). Adding a collector is
+ * adding its file and a row here; the orchestrator starts them in this
+ * order and stops them in reverse, so the capture runs before the sink
+ * answers anything and stops after it.
+ */
+#include "collectors/collector.h"
+
+#include <stddef.h>
+
+/* Defined in capture.c and sink.c; only this table refers to them. */
+extern const avtb_collector_ops avtb_capture_ops;
+extern const avtb_collector_ops avtb_sink_ops;
+
+const avtb_collector_ops *const avtb_collectors[] = {&avtb_capture_ops, &avtb_sink_ops, NULL};

