@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* report.json writer (jansson) and terminal summary; see report.h. */
+#include "reports/report.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/util.h"
+
+static json_t *endpoint_json(const avtb_endpoint *e)
+{
+    json_t *o = json_pack("{s:s, s:i}", "ip", e->ip, "port", (int)e->port);
+
+    if (o != NULL)
+        json_object_set_new(o, "host", e->host ? json_string(e->host) : json_null());
+    return o;
+}
+
+static const char *doc_of_token(const avtb_report *r, const char *token)
+{
+    for (size_t i = 0; i < r->ndocs; i++)
+        if (strcmp(r->docs[i]->token, token) == 0)
+            return r->docs[i]->guest_path;
+    return NULL;
+}
+
+static json_t *findings_json(const avtb_report *r)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; arr != NULL && i < r->findings->count; i++) {
+        const avtb_finding *f = &r->findings->items[i];
+        const char *doc = doc_of_token(r, f->token);
+        json_t *enc = json_array();
+        json_t *o;
+
+        if (enc != NULL && f->encoding != NULL) {
+            char *copy = strdup(f->encoding), *save = NULL;
+
+            for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t;
+                 t = strtok_r(NULL, ",", &save))
+                json_array_append_new(enc, json_string(t));
+            free(copy);
+        }
+        o = json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:I, s:f, s:I}", "token", f->token, "kind",
+                      f->kind == AVTB_FINDING_CONTENT ? "content" : "metadata", "encoding", enc,
+                      "protocol", f->protocol, "dst", endpoint_json(&f->dst), "src",
+                      endpoint_json(&f->src), "flow", (json_int_t)f->flow, "time", f->time,
+                      "offset", (json_int_t)f->offset);
+        if (o == NULL) {
+            json_decref(arr);
+            return NULL;
+        }
+        json_object_set_new(o, "document", doc ? json_string(doc) : json_null());
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+static json_t *report_json(const avtb_report *r)
+{
+    const avtb_scenario *s = r->scenario;
+    const avtb_product *p = s->product;
+    json_t *docs = json_array(), *exps = json_array(), *phases = json_array(),
+           *reasons = json_array();
+    json_t *root;
+
+    for (size_t i = 0; i < r->ndocs; i++)
+        json_array_append_new(docs,
+                              json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "path",
+                                        r->docs[i]->guest_path, "token", r->docs[i]->token, "size",
+                                        (json_int_t)r->docs[i]->len, "md5", r->docs[i]->md5, "sha1",
+                                        r->docs[i]->sha1, "sha256", r->docs[i]->sha256));
+    for (size_t i = 0; i < s->nexpects; i++) {
+        const avtb_expect_result *e = &r->results[i];
+
+        json_array_append_new(exps, json_pack("{s:s, s:s, s:I}", "name",
+                                              avtb_expect_name(e->expect), "result",
+                                              !e->decided ? "undecided"
+                                              : e->held   ? "held"
+                                                          : "failed",
+                                              "findings", (json_int_t)e->nfindings));
+    }
+    for (size_t i = 0; i < r->nphases; i++)
+        json_array_append_new(phases, json_pack("{s:s, s:f}", "name", r->phases[i].name, "seconds",
+                                                r->phases[i].seconds));
+    for (size_t i = 0; i < r->nreasons; i++)
+        json_array_append_new(reasons, json_string(r->reasons[i]));
+
+    root = json_pack(
+        "{s:i, s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s}, s:{s:s, s:s}, "
+        "s:s, s:s, s:s, s:b, s:o, s:o, s:o, s:o, s:o, s:i}",
+        "format", AVTB_REPORT_FORMAT, "avtb_version", AVTB_VERSION, "run_id", r->run_id, "scenario",
+        "name", s->name, "file", s->file, "description", s->description ? s->description : "",
+        "product", "name", p->name, "vendor", p->vendor, "version", p->version, "vendor_country",
+        p->vendor_country, "directory", p->dir, "guest", "image", r->image ? r->image : s->guest,
+        "accel", r->accel ? r->accel : "unknown", "started", r->started ? r->started : "",
+        "finished", r->finished ? r->finished : "", "verdict", avtb_verdict_name(r->verdict),
+        "complete", r->complete, "incomplete_reasons", reasons, "expectations", exps, "documents",
+        docs, "findings", findings_json(r), "phases", phases, "exit_code", r->exit_code);
+    return root;
+}
+
+avtb_err avtb_report_write_json(const avtb_report *r, const char *dir, avtb_error *err)
+{
+    avtb_err ret = AVTB_ERR_NOMEM;
+    json_t *root = report_json(r);
+    char *text = NULL, *path = NULL;
+
+    if (root == NULL)
+        goto out;
+    text = json_dumps(root, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(17));
+    path = avtb_path_join(dir, "report.json");
+    if (text == NULL || path == NULL)
+        goto out;
+    ret = avtb_write_file(path, text, strlen(text), 0644, err);
+out:
+    if (ret == AVTB_ERR_NOMEM)
+        avtb_error_set(err, ret, "out of memory building report.json");
+    json_decref(root);
+    free(text);
+    free(path);
+    return ret;
+}
+
+void avtb_report_print_summary(const avtb_report *r, const char *dir, FILE *fp)
+{
+    const avtb_scenario *s = r->scenario;
+
+    fprintf(fp, "\nscenario %s, product %s %s (%s, %s)\n", s->name, s->product->name,
+            s->product->version, s->product->vendor, s->product->vendor_country);
+    fprintf(fp, "verdict: %s%s\n", avtb_verdict_name(r->verdict),
+            r->complete ? "" : " (evidence incomplete)");
+    for (size_t i = 0; i < r->nreasons; i++)
+        fprintf(fp, "  incomplete: %s\n", r->reasons[i]);
+    for (size_t i = 0; i < r->findings->count; i++) {
+        const avtb_finding *f = &r->findings->items[i];
+        const char *doc = doc_of_token(r, f->token);
+
+        fprintf(fp, "  %s: token %s (%s) sent over %s to %s%s%s:%u\n",
+                f->kind == AVTB_FINDING_CONTENT ? "content" : "metadata", f->token,
+                doc ? doc : "unknown document", f->protocol, f->dst.host ? f->dst.host : "",
+                f->dst.host ? " " : "", f->dst.ip, f->dst.port);
+    }
+    for (size_t i = 0; i < s->nexpects; i++)
+        fprintf(fp, "expectation %s: %s\n", avtb_expect_name(r->results[i].expect),
+                !r->results[i].decided ? "undecided"
+                : r->results[i].held   ? "held"
+                                       : "FAILED");
+    fprintf(fp, "report: %s/report.json\n", dir);
+}
