@@ -1,0 +1,643 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The run pipeline and its teardown; see run.h and ../shared DESIGN.md. */
+#include "orchestrator/run.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collectors/analyze.h"
+#include "collectors/collector.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "guests/honeydoc.h"
+#include "orchestrator/accel.h"
+#include "orchestrator/agent.h"
+#include "orchestrator/image.h"
+#include "orchestrator/plant.h"
+#include "orchestrator/signals.h"
+#include "orchestrator/virt.h"
+#include "reports/report.h"
+
+#define GUEST_MEMORY_MIB    256
+#define POWEROFF_TIMEOUT_MS 30000
+#define MAX_REASONS         16
+#define MAX_PHASES          12
+#define MAX_COLLECTORS      8
+#define TAG_LEN             10
+
+/* Everything one run holds; torn down by run_teardown() on every path. */
+typedef struct run {
+    const avtb_scenario *s;
+    const avtb_run_opts *opts;
+    char run_id[160];
+    char tag[TAG_LEN + 1];
+    char *evdir, *workdir, *overlay, *sock, *console;
+    avtb_image *img;
+    const avtb_accel *accel;
+    avtb_virt *virt;
+    avtb_vnet *net;
+    avtb_vdom *dom;
+    void *cstate[MAX_COLLECTORS];
+    bool cstarted[MAX_COLLECTORS];
+    avtb_honeydoc **docs;
+    size_t ndocs;
+    FILE *agent_log;
+    avtb_agent *agent;
+    int agent_fd;
+    /* Timeline state fed by agent messages. */
+    bool hello, bye;
+    double hello_at;
+    size_t results;
+    char *reasons[MAX_REASONS];
+    size_t nreasons;
+    avtb_phase phases[MAX_PHASES];
+    size_t nphases;
+    const char *phase;
+    double phase_start;
+    char started[32], finished[32];
+} run;
+
+static void add_reason(run *r, const char *fmt, ...) AVTB_PRINTF(2, 3);
+
+static void add_reason(run *r, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg = NULL;
+
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    if (msg == NULL)
+        return;
+    avtb_warn("%s", msg);
+    if (r->nreasons < MAX_REASONS)
+        r->reasons[r->nreasons++] = msg;
+    else
+        free(msg);
+}
+
+static void phase_begin(run *r, const char *name)
+{
+    r->phase = name;
+    r->phase_start = avtb_now();
+    avtb_info("%s: %s", r->s->name, name);
+}
+
+static void phase_end(run *r)
+{
+    if (r->phase != NULL && r->nphases < MAX_PHASES) {
+        r->phases[r->nphases].name = r->phase;
+        r->phases[r->nphases].seconds = avtb_now() - r->phase_start;
+        r->nphases++;
+    }
+    r->phase = NULL;
+}
+
+/* A stop signal turns into an incomplete-evidence reason, once. */
+static bool interrupted(run *r)
+{
+    static bool noted;
+    int sig = avtb_signals_pending();
+
+    if (sig == 0)
+        return false;
+    if (!noted) {
+        noted = true;
+        add_reason(r, "interrupted by %s during %s", strsignal(sig), r->phase ? r->phase : "run");
+    }
+    return true;
+}
+
+static void random_tag(char tag[TAG_LEN + 1])
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    unsigned char rnd[TAG_LEN];
+
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        for (size_t i = 0; i < sizeof(rnd); i++)
+            rnd[i] = (unsigned char)(rand() ^ getpid());
+    for (size_t i = 0; i < TAG_LEN; i++)
+        tag[i] = alphabet[rnd[i] % 36];
+    tag[TAG_LEN] = '\0';
+}
+
+static avtb_err make_dirs(run *r, avtb_error *err)
+{
+    char stamp[32], real[PATH_MAX];
+    time_t now = time(NULL);
+    struct tm tm;
+    const char *tmp = getenv("TMPDIR");
+    struct passwd *qemu_user;
+    avtb_err e;
+
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+    random_tag(r->tag);
+    snprintf(r->run_id, sizeof(r->run_id), "%s-%s-%.6s", r->s->name, stamp, r->tag);
+    e = avtb_mkdir_p(r->opts->out_dir, 0755, err);
+    if (e != AVTB_OK)
+        return e;
+    if (realpath(r->opts->out_dir, real) == NULL)
+        return avtb_error_errno(err, AVTB_ERR_IO, errno, "cannot resolve %s", r->opts->out_dir);
+    r->evdir = avtb_path_join(real, r->run_id);
+    if (asprintf(&r->workdir, "%s/avtb-%s", tmp && tmp[0] ? tmp : "/var/tmp", r->tag) < 0)
+        r->workdir = NULL;
+    if (r->evdir == NULL || r->workdir == NULL)
+        return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
+    if (mkdir(r->evdir, 0755) < 0)
+        return avtb_error_errno(err, AVTB_ERR_IO, errno, "cannot create evidence directory %s",
+                                r->evdir);
+    if (mkdir(r->workdir, 0700) < 0)
+        return avtb_error_errno(err, AVTB_ERR_IO, errno, "cannot create work directory %s",
+                                r->workdir);
+    /* A stock libvirtd runs QEMU as libvirt-qemu, which must create the channel socket. */
+    qemu_user = getpwnam("libvirt-qemu");
+    if (geteuid() == 0 && qemu_user != NULL &&
+        chown(r->workdir, qemu_user->pw_uid, qemu_user->pw_gid) < 0)
+        avtb_warn("cannot hand %s to libvirt-qemu: %s", r->workdir, strerror(errno));
+    r->overlay = avtb_path_join(r->workdir, "disk.avtb-overlay.qcow2");
+    r->sock = avtb_path_join(r->workdir, "agent.sock");
+    r->console = avtb_path_join(r->evdir, "console.log");
+    if (r->overlay == NULL || r->sock == NULL || r->console == NULL)
+        return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
+    return AVTB_OK;
+}
+
+/* Marks the evidence incomplete until the run finishes cleanly. */
+static void mark_incomplete(run *r, bool incomplete)
+{
+    char *path = avtb_path_join(r->evdir, "INCOMPLETE");
+    avtb_error err = {0};
+    const char *text = "This run has not finished cleanly; see report.json if present.\n";
+
+    if (path == NULL)
+        return;
+    if (incomplete) {
+        if (avtb_write_file(path, text, strlen(text), 0644, &err) != AVTB_OK)
+            avtb_warn("%s", err.msg);
+    } else {
+        unlink(path);
+    }
+    free(path);
+}
+
+static avtb_err copy_scenario(run *r, avtb_error *err)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    char *dst = avtb_path_join(r->evdir, "scenario.yaml");
+    avtb_err e = AVTB_ERR_NOMEM;
+
+    if (dst != NULL && (e = avtb_read_file(r->s->file, 1u << 20, &buf, &len, err)) == AVTB_OK)
+        e = avtb_write_file(dst, buf, len, 0644, err);
+    free(buf);
+    free(dst);
+    return e;
+}
+
+static avtb_err render_docs(run *r, avtb_error *err)
+{
+    const avtb_scenario *s = r->s;
+    avtb_err e;
+
+    r->docs = calloc(s->ndocs, sizeof(*r->docs));
+    if (r->docs == NULL)
+        return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < s->ndocs; i++) {
+        e = avtb_honeydoc_render(s->docs[i].content, s->docs[i].path, s->docs[i].uid,
+                                 s->docs[i].gid, s->docs[i].mode, &r->docs[i], err);
+        if (e != AVTB_OK)
+            return e;
+        r->ndocs++;
+    }
+    return avtb_honeydoc_write_registry(r->docs, r->ndocs, r->evdir, err);
+}
+
+static avtb_err start_collectors(run *r, avtb_error *err)
+{
+    avtb_collector_env env = {
+        .evidence_dir = r->evdir,
+        .bridge = avtb_vnet_bridge(r->net),
+        .sink_ip = avtb_vnet_host_ip(r->net),
+        .guest_ip = avtb_vnet_guest_ip(r->net),
+        .run_id = r->run_id,
+    };
+
+    for (size_t i = 0; avtb_collectors[i] != NULL && i < MAX_COLLECTORS; i++) {
+        avtb_err e = avtb_collectors[i]->start(&env, &r->cstate[i], err);
+
+        if (e != AVTB_OK)
+            return e;
+        r->cstarted[i] = true;
+    }
+    return AVTB_OK;
+}
+
+static void stop_collectors(run *r)
+{
+    size_t n = 0;
+
+    while (avtb_collectors[n] != NULL && n < MAX_COLLECTORS)
+        n++;
+    for (size_t i = n; i-- > 0;) {
+        avtb_error err = {0};
+
+        if (!r->cstarted[i])
+            continue;
+        r->cstarted[i] = false;
+        if (!avtb_collectors[i]->stop(r->cstate[i], &err))
+            add_reason(r, "collector %s: %s", avtb_collectors[i]->name,
+                       err.msg[0] ? err.msg : "evidence incomplete");
+        r->cstate[i] = NULL;
+    }
+}
+
+static void on_agent_msg(void *ctx, const char *type, json_t *msg)
+{
+    run *r = ctx;
+
+    if (strcmp(type, "hello") == 0 && !r->hello) {
+        r->hello = true;
+        r->hello_at = avtb_now();
+        avtb_info("%s: guest agent ready (%s)", r->s->name,
+                  json_string_value(json_object_get(msg, "agent")) ?: "unknown agent");
+    } else if (strcmp(type, "result") == 0) {
+        r->results++;
+        avtb_info("%s: %s finished with status %lld", r->s->name,
+                  json_string_value(json_object_get(msg, "name")) ?: "command",
+                  (long long)json_integer_value(json_object_get(msg, "rc")));
+    } else if (strcmp(type, "bye") == 0) {
+        r->bye = true;
+    } else if (strcmp(type, "error") == 0) {
+        avtb_warn("%s: guest agent: %s", r->s->name,
+                  json_string_value(json_object_get(msg, "msg")) ?: "error");
+    }
+}
+
+/* Reads what the agent sent; false once the channel is closed. */
+static bool pump_agent(run *r, int timeout_ms)
+{
+    struct pollfd p = {.fd = r->agent_fd, .events = POLLIN};
+    uint8_t buf[16384];
+    size_t used;
+    int n;
+
+    if (r->agent_fd < 0) {
+        if (timeout_ms > 0)
+            poll(NULL, 0, timeout_ms);
+        return false;
+    }
+    n = poll(&p, 1, timeout_ms);
+    if (n <= 0)
+        return true;
+    for (;;) {
+        ssize_t got = read(r->agent_fd, buf, sizeof(buf));
+
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0 && errno == EAGAIN)
+            return true;
+        if (got <= 0) {
+            close(r->agent_fd);
+            r->agent_fd = -1;
+            return false;
+        }
+        avtb_agent_feed(r->agent, buf, (size_t)got, &used);
+    }
+}
+
+static avtb_err boot(run *r, avtb_error *err)
+{
+    char *cmdline = NULL;
+    avtb_vdom_spec spec = {0};
+    char name[32];
+    avtb_err e;
+
+    if (asprintf(&cmdline, "%s avtb.ip=%s/%u avtb.gw=%s avtb.dns=%s", r->img->cmdline,
+                 avtb_vnet_guest_ip(r->net), avtb_vnet_prefix(r->net), avtb_vnet_host_ip(r->net),
+                 avtb_vnet_host_ip(r->net)) < 0)
+        return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
+    snprintf(name, sizeof(name), "avtb-%s", r->tag);
+    spec.name = name;
+    spec.kvm = r->accel->kvm;
+    spec.memory_mib = GUEST_MEMORY_MIB;
+    spec.kernel = r->img->kernel;
+    spec.initrd = r->img->initrd;
+    spec.cmdline = cmdline;
+    spec.disk = r->overlay;
+    spec.network = avtb_vnet_name(r->net);
+    spec.console_log = r->console;
+    spec.agent_sock = r->sock;
+    e = avtb_vdom_start(r->virt, &spec, &r->dom, err);
+    free(cmdline);
+    if (e != AVTB_OK)
+        return e;
+    e = avtb_agent_connect(r->sock, 30000, &r->agent_fd, err);
+    if (e != AVTB_OK)
+        return e;
+    while (!r->hello) {
+        if (interrupted(r))
+            return AVTB_ERR_INTERRUPTED;
+        if (avtb_now() - r->phase_start > (double)r->s->boot_timeout_ms / 1000)
+            return avtb_error_set(err, AVTB_ERR_TIMEOUT,
+                                  "the guest agent did not say hello within %llu s; see %s",
+                                  (unsigned long long)r->s->boot_timeout_ms / 1000, r->console);
+        if (!pump_agent(r, 500) && !r->hello)
+            return avtb_error_set(err, AVTB_ERR_CHILD,
+                                  "the agent channel closed before hello; see %s", r->console);
+        if (!avtb_vdom_running(r->dom))
+            return avtb_error_set(err, AVTB_ERR_CHILD, "the guest stopped during boot; see %s",
+                                  r->console);
+    }
+    return AVTB_OK;
+}
+
+/* Runs the scenario timeline from the agent's hello until the dwell ends. */
+static avtb_err dwell(run *r, avtb_error *err)
+{
+    const avtb_scenario *s = r->s;
+    size_t next = 0;
+    double end = r->hello_at + (double)s->dwell_ms / 1000;
+
+    for (;;) {
+        double now = avtb_now();
+        double wake = end;
+
+        if (interrupted(r))
+            return AVTB_ERR_INTERRUPTED;
+        while (next < s->ntriggers && now >= r->hello_at + (double)s->triggers[next].at_ms / 1000) {
+            char name[32], line[64];
+            avtb_err e;
+
+            avtb_plant_trigger_name(next + 1, name);
+            snprintf(line, sizeof(line), "run t%zu %s", next + 1, name);
+            avtb_info("%s: t+%.1fs %s %s", s->name, now - r->hello_at,
+                      avtb_action_name(s->triggers[next].action), s->triggers[next].path);
+            e = avtb_agent_send(r->agent, r->agent_fd, line, err);
+            if (e != AVTB_OK)
+                return e;
+            next++;
+        }
+        if (now >= end)
+            break;
+        if (next < s->ntriggers && r->hello_at + (double)s->triggers[next].at_ms / 1000 < wake)
+            wake = r->hello_at + (double)s->triggers[next].at_ms / 1000;
+        if (wake - now > 1.0)
+            wake = now + 1.0;
+        pump_agent(r, (int)((wake - now) * 1000) + 1);
+        if (!avtb_vdom_running(r->dom))
+            return avtb_error_set(err, AVTB_ERR_CHILD,
+                                  "the guest stopped %.1f s into the dwell; see %s",
+                                  avtb_now() - r->hello_at, r->console);
+    }
+    if (r->results < s->ntriggers)
+        avtb_warn("%s: %zu of %zu triggered commands were still running when the dwell ended",
+                  s->name, s->ntriggers - r->results, s->ntriggers);
+    return AVTB_OK;
+}
+
+/* Asks the guest to power off so its disk is consistent; forces it after a limit. */
+static void stop_guest(run *r)
+{
+    avtb_error err = {0};
+    double deadline = avtb_now() + POWEROFF_TIMEOUT_MS / 1000.0;
+
+    if (r->dom == NULL)
+        return;
+    if (r->agent_fd >= 0 && avtb_vdom_running(r->dom) &&
+        avtb_agent_send(r->agent, r->agent_fd, "poweroff", &err) == AVTB_OK) {
+        while (avtb_vdom_running(r->dom) && avtb_now() < deadline && avtb_signals_pending() == 0)
+            pump_agent(r, 250);
+    }
+    if (avtb_vdom_running(r->dom))
+        avtb_warn("%s: the guest did not power off; destroying it", r->s->name);
+    if (avtb_vdom_destroy(r->dom, &err) != AVTB_OK)
+        add_reason(r, "%s", err.msg);
+    r->dom = NULL;
+}
+
+/* Releases every resource the run holds, in reverse order. Idempotent. */
+static void run_teardown(run *r)
+{
+    avtb_error err = {0};
+
+    stop_guest(r);
+    if (r->agent_fd >= 0)
+        close(r->agent_fd);
+    r->agent_fd = -1;
+    stop_collectors(r);
+    if (avtb_vnet_destroy(r->net, &err) != AVTB_OK)
+        add_reason(r, "%s", err.msg);
+    r->net = NULL;
+    avtb_virt_close(r->virt);
+    r->virt = NULL;
+    if (r->workdir != NULL) {
+        avtb_error_clear(&err);
+        if (avtb_rm_rf(r->workdir, &err) != AVTB_OK)
+            avtb_warn("%s", err.msg);
+    }
+}
+
+static avtb_err run_pipeline(run *r, avtb_error *err)
+{
+    avtb_err e;
+    char *path;
+
+    phase_begin(r, "prepare");
+    e = copy_scenario(r, err);
+    if (e == AVTB_OK)
+        e = render_docs(r, err);
+    if (e == AVTB_OK)
+        e = avtb_image_ensure(r->s->guest, &r->img, err);
+    if (e != AVTB_OK)
+        return e;
+    r->accel = avtb_accel_probe();
+    avtb_info("%s: accelerator %s (%s)", r->s->name, avtb_accel_name(r->accel), r->accel->reason);
+    phase_end(r);
+    if (interrupted(r))
+        return AVTB_ERR_INTERRUPTED;
+
+    phase_begin(r, "overlay");
+    e = avtb_image_overlay(r->img, r->overlay, err);
+    if (e != AVTB_OK)
+        return e;
+    phase_end(r);
+
+    phase_begin(r, "plant");
+    {
+        avtb_plant_req req = {
+            .overlay = r->overlay,
+            .root_device = r->img->guestfs_root,
+            .tcg = !r->accel->kvm,
+            .scenario = r->s,
+            .docs = r->docs,
+            .ndocs = r->ndocs,
+            .evidence_dir = r->evdir,
+        };
+
+        e = avtb_plant(&req, err);
+    }
+    if (e != AVTB_OK)
+        return interrupted(r) ? AVTB_ERR_INTERRUPTED : e;
+    phase_end(r);
+    if (interrupted(r))
+        return AVTB_ERR_INTERRUPTED;
+
+    phase_begin(r, "network");
+    e = avtb_virt_open(r->opts->connect_uri, &r->virt, err);
+    if (e == AVTB_OK)
+        e = avtb_vnet_create(r->virt, r->tag, &r->net, err);
+    if (e == AVTB_OK)
+        e = start_collectors(r, err);
+    if (e != AVTB_OK)
+        return e;
+    phase_end(r);
+
+    phase_begin(r, "boot");
+    path = avtb_path_join(r->evdir, "agent.jsonl");
+    r->agent_log = path ? fopen(path, "we") : NULL;
+    free(path);
+    r->agent = avtb_agent_new(r->agent_log, on_agent_msg, r);
+    if (r->agent_log == NULL || r->agent == NULL)
+        return avtb_error_errno(err, AVTB_ERR_IO, errno, "cannot create agent.jsonl");
+    e = boot(r, err);
+    if (e != AVTB_OK)
+        return e;
+    phase_end(r);
+
+    phase_begin(r, "dwell");
+    e = dwell(r, err);
+    if (e != AVTB_OK)
+        return e;
+    phase_end(r);
+
+    phase_begin(r, "stop");
+    stop_guest(r);
+    phase_end(r);
+    return AVTB_OK;
+}
+
+static void free_run(run *r)
+{
+    for (size_t i = 0; i < r->ndocs; i++)
+        avtb_honeydoc_free(r->docs[i]);
+    free(r->docs);
+    for (size_t i = 0; i < r->nreasons; i++)
+        free(r->reasons[i]);
+    avtb_agent_free(r->agent);
+    if (r->agent_log != NULL)
+        fclose(r->agent_log);
+    avtb_image_free(r->img);
+    free(r->evdir);
+    free(r->workdir);
+    free(r->overlay);
+    free(r->sock);
+    free(r->console);
+}
+
+/* Analysis and report: always run, on whatever evidence exists. */
+static int conclude(run *r)
+{
+    avtb_findings findings = {0};
+    avtb_analyze_stats stats = {0};
+    avtb_expect_result results[16] = {0};
+    avtb_report rep = {0};
+    avtb_error err = {0};
+    char *pcap = avtb_path_join(r->evdir, "capture.pcap");
+    const char **tokens = calloc(r->ndocs + 1, sizeof(*tokens));
+    struct stat st;
+    int code;
+
+    phase_begin(r, "analysis");
+    for (size_t i = 0; tokens != NULL && i < r->ndocs; i++)
+        tokens[i] = r->docs[i]->token;
+    if (pcap == NULL || tokens == NULL) {
+        add_reason(r, "out of memory before analysis");
+    } else if (stat(pcap, &st) < 0) {
+        add_reason(r, "no network capture to analyse");
+    } else if (avtb_analyze_pcap(pcap, tokens, r->ndocs, &findings, &stats, &err) != AVTB_OK) {
+        add_reason(r, "analysis failed: %s", err.msg);
+    } else {
+        avtb_findings_sort(&findings);
+        avtb_info("%s: analysed %llu packets in %llu flows, %zu findings", r->s->name,
+                  (unsigned long long)stats.packets, (unsigned long long)stats.flows,
+                  findings.count);
+    }
+    phase_end(r);
+
+    avtb_utc_now(r->finished);
+    rep.scenario = r->s;
+    rep.run_id = r->run_id;
+    rep.started = r->started;
+    rep.finished = r->finished;
+    rep.accel = r->accel ? avtb_accel_name(r->accel) : NULL;
+    rep.image = r->img ? r->img->id : NULL;
+    rep.docs = r->docs;
+    rep.ndocs = r->ndocs;
+    rep.findings = &findings;
+    rep.complete = r->nreasons == 0;
+    rep.reasons = (const char *const *)r->reasons;
+    rep.nreasons = r->nreasons;
+    rep.phases = r->phases;
+    rep.nphases = r->nphases;
+    rep.verdict = avtb_verdict_decide(r->s, &findings, rep.complete, results);
+    rep.results = results;
+    code = avtb_verdict_exit_code(rep.verdict, results, r->s->nexpects);
+    rep.exit_code = code;
+    avtb_error_clear(&err);
+    if (avtb_report_write_json(&rep, r->evdir, &err) != AVTB_OK) {
+        avtb_errorf("%s", err.msg);
+        code = AVTB_EXIT_INFRA;
+    } else {
+        avtb_report_print_summary(&rep, r->evdir, stdout);
+        fflush(stdout);
+    }
+    mark_incomplete(r, !rep.complete || code == AVTB_EXIT_INFRA);
+    avtb_findings_clear(&findings);
+    free(tokens);
+    free(pcap);
+    return code;
+}
+
+int avtb_run(const avtb_run_opts *opts, const avtb_scenario *s)
+{
+    run r = {.s = s, .opts = opts, .agent_fd = -1};
+    avtb_error err = {0};
+    avtb_err e;
+    int code;
+
+    avtb_utc_now(r.started);
+    e = make_dirs(&r, &err);
+    if (e != AVTB_OK) {
+        avtb_errorf("%s: %s", s->name, err.msg);
+        if (r.workdir != NULL)
+            rmdir(r.workdir);
+        free_run(&r);
+        return AVTB_EXIT_INFRA;
+    }
+    printf("run %s\nevidence: %s\n", r.run_id, r.evdir);
+    fflush(stdout);
+    mark_incomplete(&r, true);
+    e = run_pipeline(&r, &err);
+    if (e != AVTB_OK && e != AVTB_ERR_INTERRUPTED)
+        add_reason(&r, "%s failed: %s", r.phase ? r.phase : "run", err.msg);
+    else if (e == AVTB_ERR_INTERRUPTED)
+        interrupted(&r);
+    phase_end(&r);
+    phase_begin(&r, "teardown");
+    run_teardown(&r);
+    phase_end(&r);
+    code = conclude(&r);
+    free_run(&r);
+    return code;
+}

@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* libvirt connection, isolated network and transient domain; see virt.h. */
+#include "orchestrator/virt.h"
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+struct avtb_virt {
+    virConnectPtr conn;
+    char *uri;
+};
+
+struct avtb_vnet {
+    virNetworkPtr net;
+    char name[32];
+    char bridge[16];
+    char host_ip[16];
+    char guest_ip[16];
+};
+
+struct avtb_vdom {
+    virDomainPtr dom;
+};
+
+/* Errors are fetched with virGetLastErrorMessage(); don't let libvirt print them too. */
+static void quiet_errors(void *opaque, virErrorPtr e)
+{
+    (void)opaque;
+    (void)e;
+}
+
+avtb_err avtb_virt_open(const char *uri, avtb_virt **out, avtb_error *err)
+{
+    avtb_virt *v;
+
+    *out = NULL;
+    if (uri == NULL)
+        uri = getenv("AVTB_CONNECT");
+    if (uri == NULL || uri[0] == '\0')
+        uri = "qemu:///system";
+    virSetErrorFunc(NULL, quiet_errors);
+    v = calloc(1, sizeof(*v));
+    if (v == NULL || (v->uri = strdup(uri)) == NULL) {
+        free(v);
+        return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
+    }
+    v->conn = virConnectOpen(uri);
+    if (v->conn == NULL) {
+        avtb_error_set(err, AVTB_ERR_LIBVIRT,
+                       "cannot connect to libvirt at %s: %s; start a private libvirtd with "
+                       "'orchestrator/scripts/avtb-sandbox run -- avtb ...' or pass --connect URI",
+                       uri, virGetLastErrorMessage());
+        free(v->uri);
+        free(v);
+        return AVTB_ERR_LIBVIRT;
+    }
+    *out = v;
+    return AVTB_OK;
+}
+
+void avtb_virt_close(avtb_virt *v)
+{
+    if (v == NULL)
+        return;
+    if (v->conn != NULL)
+        virConnectClose(v->conn);
+    free(v->uri);
+    free(v);
+}
+
+const char *avtb_virt_uri(const avtb_virt *v)
+{
+    return v->uri;
+}
+
+static void fmt_version(unsigned long ver, char *buf, size_t size)
+{
+    snprintf(buf, size, "%lu.%lu.%lu", ver / 1000000, ver / 1000 % 1000, ver % 1000);
+}
+
+avtb_err avtb_virt_describe(avtb_virt *v, char *buf, size_t size, avtb_error *err)
+{
+    unsigned long lib = 0, hv = 0;
+    char a[32], b[32];
+
+    if (virConnectGetLibVersion(v->conn, &lib) < 0 || virConnectGetVersion(v->conn, &hv) < 0)
+        return avtb_error_set(err, AVTB_ERR_LIBVIRT, "cannot read versions from %s: %s", v->uri,
+                              virGetLastErrorMessage());
+    fmt_version(lib, a, sizeof(a));
+    fmt_version(hv, b, sizeof(b));
+    snprintf(buf, size, "libvirt %s, QEMU %s", a, b);
+    return AVTB_OK;
+}
+
+bool avtb_virt_has_domain_type(avtb_virt *v, const char *type)
+{
+    char *caps = virConnectGetCapabilities(v->conn);
+    char needle[64];
+    bool found;
+
+    if (caps == NULL)
+        return false;
+    snprintf(needle, sizeof(needle), "<domain type='%s'", type);
+    found = strstr(caps, "<arch name='x86_64'>") != NULL && strstr(caps, needle) != NULL;
+    free(caps);
+    return found;
+}
+
+/* Escapes text for XML attribute and element content. Caller frees. */
+static char *xml_escape(const char *s)
+{
+    size_t n = 0;
+    char *out, *w;
+
+    for (const char *p = s; *p; p++)
+        n += *p == '&' ? 5 : (*p == '<' || *p == '>') ? 4 : (*p == '\'' || *p == '"') ? 6 : 1;
+    out = malloc(n + 1);
+    if (out == NULL)
+        return NULL;
+    w = out;
+    for (const char *p = s; *p; p++) {
+        const char *rep = *p == '&'    ? "&amp;"
+                          : *p == '<'  ? "&lt;"
+                          : *p == '>'  ? "&gt;"
+                          : *p == '\'' ? "&apos;"
+                          : *p == '"'  ? "&quot;"
+                                       : NULL;
+
+        if (rep) {
+            memcpy(w, rep, strlen(rep));
+            w += strlen(rep);
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
+char *avtb_vnet_xml(const char *name, const char *bridge, const char *host_ip)
+{
+    char *xml = NULL;
+
+    /* No <forward>: isolated. DNS off: avtb's sink answers DNS on host_ip. */
+    if (asprintf(&xml,
+                 "<network>\n"
+                 "  <name>%s</name>\n"
+                 "  <bridge name='%s' stp='off' delay='0'/>\n"
+                 "  <dns enable='no'/>\n"
+                 "  <ip address='%s' netmask='255.255.255.0'/>\n"
+                 "</network>\n",
+                 name, bridge, host_ip) < 0)
+        return NULL;
+    return xml;
+}
+
+avtb_err avtb_vnet_create(avtb_virt *v, const char *tag, avtb_vnet **out, avtb_error *err)
+{
+    avtb_vnet *n;
+    unsigned h = 2166136261u;
+
+    *out = NULL;
+    if (strlen(tag) > 10 || strspn(tag, "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(tag))
+        return avtb_error_set(err, AVTB_ERR_INTERNAL, "bad network tag '%s'", tag);
+    n = calloc(1, sizeof(*n));
+    if (n == NULL)
+        return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
+    snprintf(n->name, sizeof(n->name), "avtb-%s", tag);
+    snprintf(n->bridge, sizeof(n->bridge), "avtb%s", tag);
+    for (const char *p = tag; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    /* Parallel runs share a libvirtd: start at a subnet derived from the tag, probe onwards. */
+    for (unsigned i = 0; i < 16; i++) {
+        unsigned subnet = (h + i * 37) % 250 + 2;
+        char *xml;
+
+        snprintf(n->host_ip, sizeof(n->host_ip), "10.213.%u.1", subnet);
+        snprintf(n->guest_ip, sizeof(n->guest_ip), "10.213.%u.10", subnet);
+        xml = avtb_vnet_xml(n->name, n->bridge, n->host_ip);
+        if (xml == NULL) {
+            free(n);
+            return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
+        }
+        n->net = virNetworkCreateXML(v->conn, xml);
+        free(xml);
+        if (n->net != NULL) {
+            *out = n;
+            return AVTB_OK;
+        }
+        avtb_debug("network %s on 10.213.%u.0/24: %s", n->name, subnet, virGetLastErrorMessage());
+    }
+    avtb_error_set(err, AVTB_ERR_LIBVIRT,
+                   "cannot create isolated network %s (tried 16 subnets of 10.213.0.0/16): %s",
+                   n->name, virGetLastErrorMessage());
+    free(n);
+    return AVTB_ERR_LIBVIRT;
+}
+
+avtb_err avtb_vnet_destroy(avtb_vnet *n, avtb_error *err)
+{
+    avtb_err r = AVTB_OK;
+
+    if (n == NULL)
+        return AVTB_OK;
+    if (n->net != NULL) {
+        if (virNetworkDestroy(n->net) < 0 && virGetLastErrorCode() != VIR_ERR_NO_NETWORK)
+            r = avtb_error_set(err, AVTB_ERR_LIBVIRT, "cannot destroy network %s: %s", n->name,
+                               virGetLastErrorMessage());
+        virNetworkFree(n->net);
+    }
+    free(n);
+    return r;
+}
+
+const char *avtb_vnet_name(const avtb_vnet *n)
+{
+    return n->name;
+}
+
+const char *avtb_vnet_bridge(const avtb_vnet *n)
+{
+    return n->bridge;
+}
+
+const char *avtb_vnet_host_ip(const avtb_vnet *n)
+{
+    return n->host_ip;
+}
+
+const char *avtb_vnet_guest_ip(const avtb_vnet *n)
+{
+    return n->guest_ip;
+}
+
+unsigned avtb_vnet_prefix(const avtb_vnet *n)
+{
+    (void)n;
+    return 24;
+}
+
+char *avtb_vdom_xml(const avtb_vdom_spec *s)
+{
+    char *xml = NULL;
+    char *name = xml_escape(s->name), *kernel = xml_escape(s->kernel),
+         *initrd = xml_escape(s->initrd), *cmdline = xml_escape(s->cmdline),
+         *disk = xml_escape(s->disk), *console = xml_escape(s->console_log),
+         *sock = xml_escape(s->agent_sock), *net = xml_escape(s->network);
+
+    if (name && kernel && initrd && cmdline && disk && console && sock && net &&
+        asprintf(&xml,
+                 "<domain type='%s'>\n"
+                 "  <name>%s</name>\n"
+                 "  <memory unit='MiB'>%u</memory>\n"
+                 "  <vcpu>1</vcpu>\n"
+                 "  <os>\n"
+                 "    <type arch='x86_64' machine='pc'>hvm</type>\n"
+                 "    <kernel>%s</kernel>\n"
+                 "    <initrd>%s</initrd>\n"
+                 "    <cmdline>%s</cmdline>\n"
+                 "  </os>\n"
+                 "  <features><acpi/></features>\n"
+                 "  <on_poweroff>destroy</on_poweroff>\n"
+                 "  <on_reboot>destroy</on_reboot>\n"
+                 "  <on_crash>destroy</on_crash>\n"
+                 "  <devices>\n"
+                 "    <disk type='file' device='disk'>\n"
+                 "      <driver name='qemu' type='qcow2'/>\n"
+                 "      <source file='%s'/>\n"
+                 "      <target dev='vda' bus='virtio'/>\n"
+                 "    </disk>\n"
+                 "    <interface type='network'>\n"
+                 "      <source network='%s'/>\n"
+                 "      <model type='virtio'/>\n"
+                 "    </interface>\n"
+                 "    <serial type='file'>\n"
+                 "      <source path='%s'/>\n"
+                 "      <target port='0'/>\n"
+                 "    </serial>\n"
+                 "    <channel type='unix'>\n"
+                 "      <source mode='bind' path='%s'/>\n"
+                 "      <target type='virtio' name='org.avtb.agent.0'/>\n"
+                 "    </channel>\n"
+                 "    <memballoon model='none'/>\n"
+                 "  </devices>\n"
+                 "</domain>\n",
+                 s->kvm ? "kvm" : "qemu", name, s->memory_mib, kernel, initrd, cmdline, disk, net,
+                 console, sock) < 0)
+        xml = NULL;
+    free(name);
+    free(kernel);
+    free(initrd);
+    free(cmdline);
+    free(disk);
+    free(console);
+    free(sock);
+    free(net);
+    return xml;
+}
+
+avtb_err avtb_vdom_start(avtb_virt *v, const avtb_vdom_spec *spec, avtb_vdom **out, avtb_error *err)
+{
+    avtb_vdom *d;
+    char *xml;
+
+    *out = NULL;
+    d = calloc(1, sizeof(*d));
+    xml = avtb_vdom_xml(spec);
+    if (d == NULL || xml == NULL) {
+        free(d);
+        free(xml);
+        return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
+    }
+    d->dom = virDomainCreateXML(v->conn, xml, VIR_DOMAIN_START_AUTODESTROY);
+    free(xml);
+    if (d->dom == NULL) {
+        free(d);
+        return avtb_error_set(err, AVTB_ERR_LIBVIRT, "cannot start domain %s on %s: %s", spec->name,
+                              v->uri, virGetLastErrorMessage());
+    }
+    *out = d;
+    return AVTB_OK;
+}
+
+bool avtb_vdom_running(avtb_vdom *d)
+{
+    int state = 0, reason = 0;
+
+    if (d == NULL || d->dom == NULL)
+        return false;
+    if (virDomainGetState(d->dom, &state, &reason, 0) < 0)
+        return false; /* transient and gone */
+    return state != VIR_DOMAIN_SHUTOFF && state != VIR_DOMAIN_CRASHED &&
+           state != VIR_DOMAIN_NOSTATE;
+}
+
+avtb_err avtb_vdom_destroy(avtb_vdom *d, avtb_error *err)
+{
+    avtb_err r = AVTB_OK;
+
+    if (d == NULL)
+        return AVTB_OK;
+    if (d->dom != NULL) {
+        if (avtb_vdom_running(d) && virDomainDestroy(d->dom) < 0 &&
+            virGetLastErrorCode() != VIR_ERR_NO_DOMAIN &&
+            virGetLastErrorCode() != VIR_ERR_OPERATION_INVALID)
+            r = avtb_error_set(err, AVTB_ERR_LIBVIRT, "cannot destroy domain: %s",
+                               virGetLastErrorMessage());
+        virDomainFree(d->dom);
+    }
+    free(d);
+    return r;
+}
