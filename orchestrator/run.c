@@ -419,7 +419,7 @@ static void stop_guest(run *r)
         while (avtb_vdom_running(r->dom) && avtb_now() < deadline && avtb_signals_pending() == 0)
             pump_agent(r, 250);
     }
-    if (avtb_vdom_running(r->dom))
+    if (avtb_vdom_running(r->dom) && avtb_signals_pending() == 0)
         avtb_warn("%s: the guest did not power off; destroying it", r->s->name);
     if (avtb_vdom_destroy(r->dom, &err) != AVTB_OK)
         add_reason(r, "%s", err.msg);
