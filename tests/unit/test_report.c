@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Verdicts and report.json: what labs and CI read. */
+#include <check.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "reports/report.h"
+#include "reports/verdict.h"
+
+static avtb_scenario *scenario(void)
+{
+    avtb_scenario *s = NULL;
+    avtb_diags *d = avtb_diags_new();
+    char path[1024];
+
+    snprintf(path, sizeof(path), "%s/scenarios/good/full.yaml", getenv("AVTB_TESTDATA"));
+    ck_assert_int_eq(avtb_scenario_load(path, d, &s), AVTB_OK);
+    avtb_diags_free(d);
+    return s;
+}
+
+static void add_finding(avtb_findings *f, const char *token, double t)
+{
+    avtb_finding x = {0};
+
+    x.token = (char *)token;
+    x.kind = AVTB_FINDING_CONTENT;
+    x.protocol = (char *)"http";
+    x.encoding = (char *)"http-body";
+    strcpy(x.dst.ip, "10.213.5.1");
+    x.dst.port = 80;
+    x.dst.host = (char *)"upload.leaky-av.example";
+    strcpy(x.src.ip, "10.213.5.10");
+    x.src.port = 40000;
+    x.flow = 3;
+    x.time = t;
+    ck_assert_int_eq(avtb_findings_add(f, &x), AVTB_OK);
+}
+
+START_TEST(clean_when_complete_and_nothing_found)
+{
+    avtb_scenario *s = scenario();
+    avtb_findings f = {0};
+    avtb_expect_result r[1];
+
+    ck_assert_int_eq(avtb_verdict_decide(s, &f, true, r), AVTB_VERDICT_CLEAN);
+    ck_assert(r[0].held && r[0].decided);
+    ck_assert_int_eq(avtb_verdict_exit_code(AVTB_VERDICT_CLEAN, r, 1), 0);
+    avtb_scenario_free(s);
+}
+END_TEST
+
+START_TEST(incomplete_is_never_clean)
+{
+    avtb_scenario *s = scenario();
+    avtb_findings f = {0};
+    avtb_expect_result r[1];
+
+    ck_assert_int_eq(avtb_verdict_decide(s, &f, false, r), AVTB_VERDICT_INCOMPLETE);
+    ck_assert(!r[0].decided);
+    ck_assert_int_eq(avtb_verdict_exit_code(AVTB_VERDICT_INCOMPLETE, r, 1), 3);
+    avtb_scenario_free(s);
+}
+END_TEST
+
+START_TEST(a_finding_is_proof_even_when_incomplete)
+{
+    avtb_scenario *s = scenario();
+    avtb_findings f = {0};
+    avtb_expect_result r[1];
+
+    add_finding(&f, "AVTBX", 1.0);
+    ck_assert_int_eq(avtb_verdict_decide(s, &f, false, r), AVTB_VERDICT_EXFILTRATION);
+    ck_assert(r[0].decided && !r[0].held);
+    ck_assert_uint_eq(r[0].nfindings, 1);
+    ck_assert_int_eq(avtb_verdict_exit_code(AVTB_VERDICT_EXFILTRATION, r, 1), 1);
+    avtb_findings_clear(&f);
+    avtb_scenario_free(s);
+}
+END_TEST
+
+START_TEST(report_json_carries_findings)
+{
+    avtb_scenario *s = scenario();
+    avtb_findings f = {0};
+    avtb_expect_result r[1];
+    avtb_honeydoc *doc = NULL;
+    avtb_error err = {0};
+    avtb_phase phases[] = {{"boot", 11.5}};
+    const char *reasons[] = {"collector capture: died"};
+    avtb_report rep = {0};
+    char dir[] = "/tmp/avtb-test-report-XXXXXX", path[128];
+    json_error_t jerr;
+    json_t *root, *fd;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(avtb_honeydoc_render("{{token}}", "/home/a.txt", 0, 0, 0644, &doc, &err),
+                     AVTB_OK);
+    add_finding(&f, doc->token, 2.5);
+    rep.scenario = s;
+    rep.run_id = "full-1";
+    rep.docs = &doc;
+    rep.ndocs = 1;
+    rep.findings = &f;
+    rep.complete = false;
+    rep.reasons = reasons;
+    rep.nreasons = 1;
+    rep.phases = phases;
+    rep.nphases = 1;
+    rep.verdict = avtb_verdict_decide(s, &f, false, r);
+    rep.results = r;
+    rep.exit_code = 1;
+    ck_assert_int_eq(avtb_report_write_json(&rep, dir, &err), AVTB_OK);
+    snprintf(path, sizeof(path), "%s/report.json", dir);
+    root = json_load_file(path, 0, &jerr);
+    ck_assert_ptr_nonnull(root);
+    ck_assert_str_eq(json_string_value(json_object_get(root, "verdict")), "exfiltration");
+    ck_assert(json_is_false(json_object_get(root, "complete")));
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(root, "product"), "vendor_country")),
+        "GB");
+    fd = json_array_get(json_object_get(root, "findings"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(fd, "token")), doc->token);
+    ck_assert_str_eq(json_string_value(json_object_get(fd, "protocol")), "http");
+    ck_assert_str_eq(json_string_value(json_object_get(fd, "document")), "/home/a.txt");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(fd, "dst"), "host")),
+                     "upload.leaky-av.example");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(fd, "dst"), "port")), 80);
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(fd, "encoding"), 0)),
+                     "http-body");
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(root, "expectations"), 0), "result")),
+                     "failed");
+    ck_assert_str_eq(
+        json_string_value(json_array_get(json_object_get(root, "incomplete_reasons"), 0)),
+        "collector capture: died");
+    json_decref(root);
+    avtb_findings_clear(&f);
+    avtb_honeydoc_free(doc);
+    avtb_scenario_free(s);
+    ck_assert_int_eq(avtb_rm_rf(dir, &err), AVTB_OK);
+}
+END_TEST
+
+static Suite *report_suite(void)
+{
+    Suite *s = suite_create("report");
+    TCase *v = tcase_create("verdict");
+    TCase *j = tcase_create("report.json");
+
+    tcase_add_test(v, clean_when_complete_and_nothing_found);
+    tcase_add_test(v, incomplete_is_never_clean);
+    tcase_add_test(v, a_finding_is_proof_even_when_incomplete);
+    tcase_add_test(j, report_json_carries_findings);
+    suite_add_tcase(s, v);
+    suite_add_tcase(s, j);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(report_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
