@@ -19,7 +19,7 @@ packages=(
   gcc make cmake pkg-config clang libclang-rt-14-dev
   # libraries avtb links
   libvirt-dev libguestfs-dev libyaml-dev libjansson-dev libpcap-dev libevent-dev
-  libssl-dev check
+  libssl-dev check zlib1g-dev libbrotli-dev libzstd-dev libarchive-dev libhyperscan-dev
   # virtualisation: libvirtd, QEMU, the libguestfs appliance and its kernel
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils libguestfs-tools
   linux-image-amd64 iptables dnsmasq-base

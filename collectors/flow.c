@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The flow table (flow.h): a chained hash on the canonical 5-tuple that
- * doubles as it fills, plus a creation-order list so that everything done
- * "for each flow" (the end-of-capture flush) is deterministic.
+ * The flow table (flow.h): a chained hash on the canonical 5-tuple (and
+ * VLAN) that doubles as it fills, plus a creation-order list so that
+ * everything done "for each flow" (the end-of-capture flush) is
+ * deterministic, and so that eviction finds the oldest flows first.
  */
 #include "collectors/flow.h"
 
@@ -10,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define EVICT_SCAN_DEFAULT 64
+
 typedef struct flow_node {
     avtb_flow flow;
-    struct flow_node *chain; /* hash bucket */
-    struct flow_node *next;  /* creation order */
+    struct flow_node *chain;       /* hash bucket */
+    struct flow_node *next, *prev; /* creation order */
 } flow_node;
 
 struct avtb_flow_table {
@@ -24,6 +27,9 @@ struct avtb_flow_table {
     uint64_t numbered;
     flow_node *first, *last;
     void (*free_user)(void *);
+    bool (*evictable)(const void *user);
+    size_t evict_scan;
+    uint64_t evicted;
 };
 
 static uint64_t key_hash(const avtb_flow_key *k)
@@ -50,6 +56,7 @@ static unsigned key_make(const avtb_decoded *d, avtb_flow_key *k)
     memcpy(k->addr[!from], d->dst, alen);
     k->port[from] = d->sport;
     k->port[!from] = d->dport;
+    k->vlan = d->vlan;
     return from;
 }
 
@@ -116,6 +123,54 @@ static void grow(avtb_flow_table *t)
     t->nbuckets = nb;
 }
 
+void avtb_flow_table_set_evictable(avtb_flow_table *t, bool (*evictable)(const void *user),
+                                   size_t scan)
+{
+    t->evictable = evictable;
+    t->evict_scan = scan ? scan : EVICT_SCAN_DEFAULT;
+}
+
+uint64_t avtb_flow_table_evicted(const avtb_flow_table *t)
+{
+    return t->evicted;
+}
+
+size_t avtb_flow_table_size(const avtb_flow_table *t)
+{
+    return t->count;
+}
+
+/* Frees the oldest evictable flow among the first evict_scan; false when there is none. */
+static bool evict_one(avtb_flow_table *t)
+{
+    flow_node *n = t->first, **pp;
+    size_t seen = 0;
+
+    while (n != NULL && seen < t->evict_scan && !t->evictable(n->flow.user)) {
+        n = n->next;
+        seen++;
+    }
+    if (n == NULL || seen == t->evict_scan)
+        return false;
+    for (pp = &t->buckets[key_hash(&n->flow.key) & (t->nbuckets - 1)]; *pp != n; pp = &(*pp)->chain)
+        ;
+    *pp = n->chain;
+    if (n->prev != NULL)
+        n->prev->next = n->next;
+    else
+        t->first = n->next;
+    if (n->next != NULL)
+        n->next->prev = n->prev;
+    else
+        t->last = n->prev;
+    if (t->free_user != NULL && n->flow.user != NULL)
+        t->free_user(n->flow.user);
+    free(n);
+    t->count--;
+    t->evicted++;
+    return true;
+}
+
 avtb_err avtb_flow_get(avtb_flow_table *t, const avtb_decoded *d, avtb_flow **flow, unsigned *from,
                        bool *created)
 {
@@ -133,7 +188,7 @@ avtb_err avtb_flow_get(avtb_flow_table *t, const avtb_decoded *d, avtb_flow **fl
             return AVTB_OK;
         }
     }
-    if (t->count >= t->max)
+    if (t->count >= t->max && (t->evictable == NULL || !evict_one(t)))
         return AVTB_OK;
     n = calloc(1, sizeof(*n));
     if (n == NULL)
@@ -143,6 +198,7 @@ avtb_err avtb_flow_get(avtb_flow_table *t, const avtb_decoded *d, avtb_flow **fl
     n->flow.client = orient(&k, d, *from);
     n->chain = t->buckets[i];
     t->buckets[i] = n;
+    n->prev = t->last;
     if (t->last != NULL)
         t->last->next = n;
     else

@@ -14,11 +14,17 @@
 #include "collectors/decode.h"
 #include "common/error.h"
 
-/* Endpoints in a fixed order (the smaller address/port first), so both directions share a key. */
+/*
+ * Endpoints in a fixed order (the smaller address/port first), so both
+ * directions share a key. The VLAN is part of it: two guests with the same
+ * addresses on different VLANs are two conversations, not one with
+ * conflicting bytes.
+ */
 typedef struct avtb_flow_key {
     uint8_t family, proto;
     uint8_t addr[2][16];
     uint16_t port[2];
+    uint16_t vlan; /* innermost 802.1Q id, 0 untagged */
 } avtb_flow_key;
 
 typedef struct avtb_flow {
@@ -48,6 +54,18 @@ avtb_err avtb_flow_get(avtb_flow_table *t, const avtb_decoded *d, avtb_flow **fl
  * the user state, gives the flow the next number and re-orients it on d.
  */
 void avtb_flow_restart(avtb_flow_table *t, avtb_flow *flow, const avtb_decoded *d, unsigned from);
+/*
+ * Lets a full table make room: a new flow takes the place of the oldest
+ * flow, among the scan oldest (0: 64), whose user state evictable() calls
+ * finished; free_user frees that state first. Without this (the default) a
+ * full table refuses new flows.
+ */
+void avtb_flow_table_set_evictable(avtb_flow_table *t, bool (*evictable)(const void *user),
+                                   size_t scan);
+/* Flows evicted to make room so far. */
+uint64_t avtb_flow_table_evicted(const avtb_flow_table *t);
+/* Flows in the table right now. */
+size_t avtb_flow_table_size(const avtb_flow_table *t);
 /* Calls cb on every flow in order of first appearance. */
 void avtb_flow_table_foreach(avtb_flow_table *t, void (*cb)(void *ctx, avtb_flow *flow), void *ctx);
 /* Flows numbered so far (restarts count as new flows). */

@@ -19,6 +19,8 @@ struct avtb_pcap_source {
     char *path;
     int linktype;
     bool truncated;
+    uint64_t count;
+    char error[PCAP_ERRBUF_SIZE + 256];
 };
 
 avtb_err avtb_pcap_source_open(const char *path, avtb_pcap_source **out, avtb_error *err)
@@ -41,6 +43,13 @@ avtb_err avtb_pcap_source_open(const char *path, avtb_pcap_source **out, avtb_er
         goto out;
     }
     src->pcap = pcap_fopen_offline(fp, ebuf);
+    if (src->pcap == NULL && strstr(ebuf, "truncated") != NULL) {
+        r = avtb_error_set(err, AVTB_ERR_INPUT,
+                           "%s: capture file cut short inside its header (%s); the capture "
+                           "was stopped before it wrote anything usable",
+                           path, ebuf);
+        goto out;
+    }
     if (src->pcap == NULL) {
         r = avtb_error_set(err, AVTB_ERR_INPUT,
                            "%s: not a capture file libpcap can read (%s); give a pcap or "
@@ -76,6 +85,11 @@ avtb_err avtb_pcap_source_next(avtb_pcap_source *src, avtb_packet *pkt, bool *eo
     int rc;
 
     *eof = false;
+    memset(pkt, 0, sizeof(*pkt));
+    if (src->truncated) { /* libpcap cannot carry on after a bad record */
+        *eof = true;
+        return AVTB_OK;
+    }
     rc = pcap_next_ex(src->pcap, &hdr, &data);
     if (rc == PCAP_ERROR_BREAK) {
         *eof = true;
@@ -84,6 +98,8 @@ avtb_err avtb_pcap_source_next(avtb_pcap_source *src, avtb_packet *pkt, bool *eo
     if (rc == PCAP_ERROR) {
         /* libpcap reports a short final record or a bad record header this way. */
         src->truncated = true;
+        snprintf(src->error, sizeof(src->error), "%s: capture ends early after %llu packets: %s",
+                 src->path, (unsigned long long)src->count, pcap_geterr(src->pcap));
         *eof = true;
         return AVTB_OK;
     }
@@ -95,12 +111,23 @@ avtb_err avtb_pcap_source_next(avtb_pcap_source *src, avtb_packet *pkt, bool *eo
     pkt->len = hdr->len;
     pkt->ts = (double)hdr->ts.tv_sec + (double)hdr->ts.tv_usec / 1e6;
     pkt->linktype = src->linktype;
+    src->count++;
     return AVTB_OK;
 }
 
 bool avtb_pcap_source_truncated(const avtb_pcap_source *src)
 {
     return src->truncated;
+}
+
+const char *avtb_pcap_source_error(const avtb_pcap_source *src)
+{
+    return src->error;
+}
+
+uint64_t avtb_pcap_source_count(const avtb_pcap_source *src)
+{
+    return src->count;
 }
 
 void avtb_pcap_source_free(avtb_pcap_source *src)

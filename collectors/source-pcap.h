@@ -23,19 +23,30 @@ typedef struct avtb_packet {
 } avtb_packet;
 
 /*
- * Opens path. A missing or unreadable file is AVTB_ERR_IO; a file libpcap
- * cannot parse, or one whose link type decode.c does not know, is
- * AVTB_ERR_INPUT. Messages name the file.
+ * Opens path (pcap in either byte order and time resolution, or pcapng).
+ * A missing or unreadable file is AVTB_ERR_IO; a file libpcap cannot parse,
+ * one cut short inside its file header, or one whose link type decode.c does
+ * not know, is AVTB_ERR_INPUT. Messages name the file.
  */
 avtb_err avtb_pcap_source_open(const char *path, avtb_pcap_source **out, avtb_error *err) AVTB_WUR;
 /*
  * Reads the next packet into *pkt; *eof is set at the end. A capture cut off
- * mid-record (a killed writer) ends early instead of failing: the packets
- * before the cut are still evidence, and avtb_pcap_source_truncated() says so.
+ * mid-record (a killed writer), or a record libpcap refuses (a corrupt
+ * length, a pcapng interface of another link type), ends it early instead of
+ * failing: the packets before are still evidence, avtb_pcap_source_truncated()
+ * says so and avtb_pcap_source_error() says why.
  */
 avtb_err avtb_pcap_source_next(avtb_pcap_source *src, avtb_packet *pkt, bool *eof,
                                avtb_error *err) AVTB_WUR;
 bool avtb_pcap_source_truncated(const avtb_pcap_source *src);
+/*
+ * Why the capture ended early, for the evidence: names the file, the packet
+ * count reached and libpcap's reason ("truncated dump file; ..."). "" while
+ * the capture reads cleanly. Valid until the source is freed.
+ */
+const char *avtb_pcap_source_error(const avtb_pcap_source *src);
+/* Packets read so far. */
+uint64_t avtb_pcap_source_count(const avtb_pcap_source *src);
 void avtb_pcap_source_free(avtb_pcap_source *src);
 
 #endif
