@@ -1,219 +1,518 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The analysis pipeline behind avtb_analyze_pcap() (analyze.h):
- * source-pcap.c → decode.c → flow.c → stream-tcp.c → app-detect.c →
- * match.c → findings. This file only wires the stages together and decides
- * what a match means: which endpoints, which host, which time.
+ * The analysis pipeline behind avtb_analyze_capture() (analyze.h). This file
+ * wires the stages together: packets to flows, flows to protocol parsers,
+ * parsers' messages to the scanner, hits to findings with their endpoints.
+ * Raw TCP directions and UDP datagrams are messages of their own; raw
+ * streams are buffered up to a message cap (bounded over all flows by a
+ * memcap) so that decoders see whole encoded runs.
  */
 #include "collectors/analyze.h"
 
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "collectors/app-detect.h"
+#include "collectors/app-dns.h"
+#include "collectors/app-http.h"
+#include "collectors/app-tls.h"
 #include "collectors/decode.h"
+#include "collectors/defrag.h"
 #include "collectors/flow.h"
-#include "collectors/match.h"
+#include "collectors/scan.h"
 #include "collectors/source-pcap.h"
-#include "collectors/stream-tcp.h"
 #include "common/log.h"
 
-/* Per-reason anomaly counts; the sum is avtb_analyze_stats.anomalies. */
-typedef struct anomaly_counts {
-    uint64_t malformed, fragments, gaps, truncated_flows, truncated_datagrams, flow_table_full,
-        bad_http, capture_cut;
-} anomaly_counts;
+/* Distinct anomaly texts kept; the rest are counted under one line. */
+#define MAX_ANOMALY_KINDS 256
+/* Bytes of a raw stream kept across a message cut, so a token spanning it is seen. */
+#define RAW_OVERLAP (4 * AVTB_TOKEN_MAX_LEN)
+/* Arrival times kept per raw buffer, to date a hit by the segment that completed it. */
+#define RAW_CHECKPOINTS 64
 
-/* A match in request headers waits for the Host header before it is reported. */
-typedef struct pending {
-    size_t token;
-    uint64_t offset;
-    double ts;
-} pending;
+void avtb_analyze_opts_default(avtb_analyze_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    avtb_stream_limits_default(&o->stream);
+    avtb_transform_limits_default(&o->transform);
+    o->message_cap = 16u << 20;
+    o->buffer_memcap = 128u << 20;
+}
 
 typedef struct analyzer analyzer;
+
+/* What a flow's client speaks, decided on its first bytes. */
+typedef enum { FP_UNKNOWN, FP_RAW, FP_HTTP, FP_TLS, FP_DNS } flow_proto;
+
+/* A raw direction being collected into a message. */
+typedef struct rawbuf {
+    uint8_t *data;
+    size_t len, cap;
+    uint64_t offset; /* stream offset of data[0] */
+    uint64_t next;   /* stream offset of the next byte */
+    size_t scanned;  /* bytes at the start already searched (the tail of the last message) */
+    double ts;       /* time of the latest bytes */
+    /* When bytes arrived: bytes before off had arrived by ts. Coarsened (every
+     * other entry dropped) when full, so a hit's time is never too early. */
+    struct {
+        uint64_t off;
+        double ts;
+    } cp[RAW_CHECKPOINTS];
+    size_t ncp;
+} rawbuf;
 
 typedef struct flow_state {
     analyzer *a;
     avtb_flow *flow; /* flow nodes never move */
     bool closed;     /* kept so that trailing ACKs do not start a new flow */
-    avtb_app_proto proto;
+    flow_proto fp;
     avtb_tcp_session *tcp;
-    avtb_matcher *m[2];     /* per direction, created on first data */
-    avtb_http_parser *http; /* client direction of a TCP flow */
-    bool http_off;          /* parser gave up: the rest is matched raw */
-    pending *pend;          /* at most one per token */
-    size_t npend;
-    /* What the match callback needs to know about the bytes being fed. */
-    unsigned cur_dir;
+    avtb_http_session *http;
+    avtb_tls_session *tls;
+    avtb_dns_tcp *dns;
+    rawbuf raw[2];
+    const rawbuf *cur_raw; /* the raw buffer being scanned, or NULL */
+    uint64_t tls_in;       /* bytes the server sent on a TLS flow */
+    char host[256];        /* the server's name from the last request, for raw messages */
+    bool http_seen;        /* the client spoke HTTP (its raw leftovers and replies are http too) */
+    unsigned cur_dir;      /* direction of the message being scanned */
     double cur_ts;
-    bool cur_body;
-    uint8_t *cur_found;
-    uint8_t *found[2]; /* token bitmaps: one finding per token per direction */
 } flow_state;
 
 struct analyzer {
-    const char *const *tokens;
-    size_t ntokens;
-    avtb_matcher *proto; /* compiled once; flows get clones */
-    avtb_matcher *dgram;
-    uint8_t *dgram_found;
+    const avtb_patterns *p;
+    const char *const *token_docs;
+    const avtb_analyze_opts *o;
+    avtb_scanner *scanner;
     avtb_flow_table *flows;
     avtb_tcp_reasm *reasm;
+    avtb_defrag *defrag;
     avtb_tcp_sink sink;
-    avtb_findings *out;
-    avtb_analyze_stats stats;
-    anomaly_counts anom;
+    avtb_analysis *out;
+    uint64_t buffered; /* raw bytes held over all flows */
+    uint64_t cur_flow; /* for anomaly records */
+    double cur_ts;
     avtb_err fail; /* first failure inside a callback */
+    avtb_error *err;
 };
 
-static size_t bitmap_bytes(size_t n)
+/* --- anomalies ------------------------------------------------------------ */
+
+static void anomaly(analyzer *a, const char *what)
 {
-    return (n + 7) / 8;
+    avtb_analysis *o = a->out;
+    avtb_anomaly *x;
+
+    o->anomaly_total++;
+    if (getenv("AVTB_DEBUG_ANOMALIES"))
+        fprintf(stderr, "anomaly: flow %llu: %s\n", (unsigned long long)a->cur_flow, what);
+    for (size_t i = 0; i < o->nanomalies; i++)
+        if (strcmp(o->anomalies[i].what, what) == 0) {
+            o->anomalies[i].count++;
+            return;
+        }
+    if (o->nanomalies == MAX_ANOMALY_KINDS) {
+        /* The last slot collects every further kind. */
+        o->anomalies[MAX_ANOMALY_KINDS - 1].count++;
+        return;
+    }
+    if (o->nanomalies == MAX_ANOMALY_KINDS - 1)
+        what = "further kinds of anomalies (not listed separately)";
+    x = reallocarray(o->anomalies, o->nanomalies + 1, sizeof(*x));
+    if (x == NULL) {
+        a->fail = AVTB_ERR_NOMEM;
+        return;
+    }
+    o->anomalies = x;
+    x = &o->anomalies[o->nanomalies];
+    x->what = strdup(what);
+    if (x->what == NULL) {
+        a->fail = AVTB_ERR_NOMEM;
+        return;
+    }
+    x->count = 1;
+    x->first_flow = a->cur_flow;
+    x->first_time = a->cur_ts;
+    o->nanomalies++;
 }
 
-static bool bit_test_set(uint8_t *map, size_t i)
+static void anomaly_cb(void *ctx, const char *what)
 {
-    bool was = map[i / 8] & (1u << (i % 8));
-
-    map[i / 8] |= (uint8_t)(1u << (i % 8));
-    return was;
+    anomaly(ctx, what);
 }
 
-static const char *server_host(const flow_state *fs)
-{
-    return fs->http != NULL ? avtb_http_host(fs->http) : NULL;
-}
+/* --- findings ------------------------------------------------------------- */
 
-static void emit(analyzer *a, const avtb_flow *flow, avtb_app_proto proto, unsigned dir,
-                 size_t token, uint64_t offset, double ts, const char *encoding, const char *host)
+static void on_hit(void *ctx, const avtb_message *m, const avtb_scan_hit *h)
 {
-    unsigned client = flow->client, sender = dir == 0 ? client : !client;
-    avtb_endpoint *server_ep;
+    flow_state *fs = ctx;
+    analyzer *a = fs->a;
+    const avtb_flow *flow = fs->flow;
+    unsigned client = flow->client, sender = fs->cur_dir == 0 ? client : !client;
+    char enc[1024];
+    size_t w = 0;
     avtb_finding f;
 
     memset(&f, 0, sizeof(f));
+    enc[0] = '\0';
+    for (size_t i = 0; i < h->nencoding && w < sizeof(enc); i++) {
+        int n = snprintf(enc + w, sizeof(enc) - w, "%s%s", i ? "," : "", h->encoding[i]);
+
+        if (n < 0)
+            break;
+        w += (size_t)n;
+    }
     /* The strings are borrowed: avtb_findings_add() copies them. */
-    f.token = (char *)a->tokens[token];
-    f.kind = AVTB_FINDING_CONTENT;
-    f.protocol = (char *)avtb_app_proto_name(proto);
-    f.encoding = (char *)encoding;
-    /* src sent the bytes; for the usual guest → server direction dst is the server. */
+    f.token = (char *)avtb_patterns_token(a->p, h->token);
+    f.kind = h->kind == AVTB_HIT_CONTENT ? AVTB_FINDING_CONTENT : AVTB_FINDING_METADATA;
+    f.protocol = (char *)m->protocol;
+    f.encoding = enc;
+    f.document = a->token_docs ? (char *)a->token_docs[h->token] : NULL;
+    f.member = (char *)h->member;
     avtb_flow_addr_str(&flow->key, sender, f.src.ip);
     f.src.port = flow->key.port[sender];
     avtb_flow_addr_str(&flow->key, !sender, f.dst.ip);
     f.dst.port = flow->key.port[!sender];
-    server_ep = dir == 0 ? &f.dst : &f.src;
-    server_ep->host = (char *)host;
+    /* The host names the server: dst for what the guest sends, src for replies. */
+    (fs->cur_dir == 0 ? &f.dst : &f.src)->host = (char *)m->host;
     f.flow = flow->id;
-    f.time = ts;
-    f.offset = offset;
-    if (avtb_findings_add(a->out, &f) != AVTB_OK && a->fail == AVTB_OK)
+    f.time = m->time;
+    if (fs->cur_raw != NULL && h->kind == AVTB_HIT_CONTENT && h->nencoding == 0) {
+        /* Dated by the segment that completed the token. */
+        uint64_t end = h->offset + strlen(f.token);
+        const rawbuf *b = fs->cur_raw;
+
+        for (size_t i = 0; i < b->ncp; i++)
+            if (b->cp[i].off >= end) {
+                f.time = b->cp[i].ts;
+                break;
+            }
+    }
+    f.offset = h->offset;
+    f.bytes = m->len;
+    if (avtb_findings_add(&a->out->findings, &f) != AVTB_OK && a->fail == AVTB_OK)
         a->fail = AVTB_ERR_NOMEM;
 }
 
-static void resolve_pending(flow_state *fs)
+static void scan(flow_state *fs, unsigned dir, const avtb_message *m)
 {
-    for (size_t i = 0; i < fs->npend; i++)
-        emit(fs->a, fs->flow, fs->proto, 0, fs->pend[i].token, fs->pend[i].offset, fs->pend[i].ts,
-             "raw", server_host(fs));
-    fs->npend = 0;
-}
+    analyzer *a = fs->a;
+    avtb_err r;
 
-static void on_stream_match(void *ctx, size_t token, uint64_t offset)
-{
-    flow_state *fs = ctx;
-    unsigned dir = fs->cur_dir;
-
-    if (bit_test_set(fs->cur_found, token))
-        return;
-    if (dir == 0 && fs->http != NULL && !fs->http_off && !fs->cur_body) {
-        /* Request line or headers: this request's Host is still to come. */
-        fs->pend[fs->npend++] = (pending){token, offset, fs->cur_ts};
-        return;
-    }
-    emit(fs->a, fs->flow, fs->proto, dir, token, offset, fs->cur_ts,
-         fs->cur_body ? "http-body" : "raw", server_host(fs));
-}
-
-/* The direction's cursor, created on first use; NULL (and a->fail set) when out of memory. */
-static avtb_matcher *matcher_of(flow_state *fs, unsigned dir)
-{
-    if (fs->m[dir] == NULL) {
-        fs->m[dir] = avtb_matcher_clone(fs->a->proto);
-        if (fs->m[dir] == NULL)
-            fs->a->fail = AVTB_ERR_NOMEM;
-    }
-    return fs->m[dir];
-}
-
-static void feed(flow_state *fs, unsigned dir, const uint8_t *buf, size_t len, double ts, bool body)
-{
-    avtb_matcher *m = matcher_of(fs, dir);
-
-    if (m == NULL)
+    if (a->fail != AVTB_OK)
         return;
     fs->cur_dir = dir;
-    fs->cur_ts = ts;
-    fs->cur_body = body;
-    fs->cur_found = fs->found[dir];
-    avtb_matcher_feed(m, buf, len, on_stream_match, fs);
+    r = avtb_scan_message(a->scanner, m, on_hit, fs, a->err);
+    if (r != AVTB_OK && a->fail == AVTB_OK)
+        a->fail = r;
 }
 
-/* Client bytes go through the HTTP framing first, chunk by chunk. */
-static void client_data(flow_state *fs, const uint8_t *buf, size_t len, double ts)
+/* Parsers' messages, by the direction they were sent in. */
+static void on_client_message(void *ctx, const avtb_message *m)
 {
-    while (len > 0) {
-        avtb_parse_result r;
-        bool body;
-        size_t n;
+    scan(ctx, 0, m);
+}
 
-        if (fs->http == NULL || fs->http_off) {
-            feed(fs, 0, buf, len, ts, false);
-            return;
+static void on_server_message(void *ctx, const avtb_message *m)
+{
+    scan(ctx, 1, m);
+}
+
+/* --- raw streams ---------------------------------------------------------- */
+
+typedef enum {
+    RAW_CONTINUE, /* more of the stream follows: keep a tail so a token across the cut is seen */
+    RAW_CUT,      /* a gap follows: keep nothing */
+    RAW_FINAL,    /* the stream ended: keep nothing, free the buffer */
+} raw_mode;
+
+static void raw_emit(flow_state *fs, unsigned dir, raw_mode mode)
+{
+    rawbuf *b = &fs->raw[dir];
+    avtb_message m = {0};
+    size_t keep = 0;
+
+    if (b->len > b->scanned) {
+        m.protocol = fs->fp == FP_DNS ? "dns" : fs->http_seen ? "http" : "tcp";
+        m.host = fs->host[0] ? fs->host : NULL;
+        m.data = b->data;
+        m.len = b->len;
+        m.offset = b->offset;
+        m.time = b->ts;
+        fs->cur_raw = b;
+        scan(fs, dir, &m);
+        fs->cur_raw = NULL;
+    }
+    if (mode == RAW_CONTINUE && b->len > RAW_OVERLAP)
+        keep = RAW_OVERLAP;
+    memmove(b->data, b->data + b->len - keep, keep);
+    fs->a->buffered -= b->len - keep;
+    b->offset += b->len - keep;
+    b->len = keep;
+    b->scanned = keep; /* the tail alone is not worth a message */
+    b->ncp = 0;
+    if (keep > 0)
+        b->cp[b->ncp++] = (typeof(b->cp[0])){.off = b->offset + keep, .ts = b->ts};
+    if (mode == RAW_FINAL) {
+        free(b->data);
+        b->data = NULL;
+        b->cap = 0;
+    }
+}
+
+static void raw_add(flow_state *fs, unsigned dir, const uint8_t *buf, size_t len, double ts)
+{
+    analyzer *a = fs->a;
+    rawbuf *b = &fs->raw[dir];
+    size_t cap = a->o->message_cap;
+
+    while (len > 0 && a->fail == AVTB_OK) {
+        size_t room, n;
+
+        if (b->len >= cap || (a->buffered >= a->o->buffer_memcap && b->len > RAW_OVERLAP)) {
+            if (b->len >= cap)
+                anomaly(a, "raw stream longer than the message cap: decoded in parts");
+            else
+                anomaly(a, "message buffers at their memcap: a raw stream was decoded in parts");
+            raw_emit(fs, dir, RAW_CONTINUE);
         }
-        body = avtb_http_in_body(fs->http);
-        r = avtb_http_parse(fs->http, buf, len, &n);
-        if (avtb_http_is_http(fs->http))
-            fs->proto = AVTB_APP_HTTP;
-        if (r == AVTB_PARSE_ERROR) {
-            if (avtb_http_is_http(fs->http))
-                fs->a->anom.bad_http++;
-            fs->http_off = true;
-            resolve_pending(fs);
-            continue; /* the rest, raw */
+        if (b->cap < cap && b->len == b->cap) {
+            size_t ncap = b->cap ? b->cap * 2 : 16384;
+            uint8_t *d;
+
+            if (ncap > cap)
+                ncap = cap;
+            d = realloc(b->data, ncap);
+            if (d == NULL) {
+                a->fail = AVTB_ERR_NOMEM;
+                return;
+            }
+            b->data = d;
+            b->cap = ncap;
         }
-        feed(fs, 0, buf, n, ts, body);
-        if (avtb_http_headers_done(fs->http))
-            resolve_pending(fs);
+        room = b->cap - b->len;
+        n = len < room ? len : room;
+        memcpy(b->data + b->len, buf, n);
+        b->len += n;
+        b->next += n;
+        b->ts = ts;
+        if (b->ncp == RAW_CHECKPOINTS) {
+            for (size_t i = 0; i < RAW_CHECKPOINTS / 2; i++)
+                b->cp[i] = b->cp[2 * i + 1];
+            b->ncp = RAW_CHECKPOINTS / 2;
+        }
+        if (b->ncp > 0 && b->cp[b->ncp - 1].ts == ts)
+            b->cp[b->ncp - 1].off = b->next;
+        else
+            b->cp[b->ncp++] = (typeof(b->cp[0])){.off = b->next, .ts = ts};
+        a->buffered += n;
+        if (a->buffered > a->out->stats.peak_buffered)
+            a->out->stats.peak_buffered = a->buffered;
         buf += n;
         len -= n;
     }
 }
 
+/* --- TCP ------------------------------------------------------------------ */
+
+static void end_parser(flow_state *fs);
+
+static flow_proto detect(const flow_state *fs, const uint8_t *buf, size_t len)
+{
+    const avtb_flow_key *k = &fs->flow->key;
+
+    if (k->port[0] == 53 || k->port[1] == 53)
+        return FP_DNS;
+    if (len >= 3 && buf[0] == 0x16 && buf[1] == 0x03 && buf[2] <= 0x04)
+        return FP_TLS;
+    /* Otherwise the HTTP parser decides, and hands back what is not HTTP. */
+    return FP_HTTP;
+}
+
+static void on_http_message(void *ctx, const avtb_message *m, const avtb_http_req_info *req)
+{
+    flow_state *fs = ctx;
+
+    (void)req;
+    fs->http_seen = true;
+    if (m->host != NULL)
+        snprintf(fs->host, sizeof(fs->host), "%s", m->host);
+    scan(fs, 0, m);
+}
+
+static void on_flow_anomaly(void *ctx, const char *what)
+{
+    flow_state *fs = ctx;
+
+    fs->a->cur_flow = fs->flow->id;
+    anomaly(fs->a, what);
+}
+
+static bool start_parser(flow_state *fs)
+{
+    switch (fs->fp) {
+    case FP_HTTP: {
+        avtb_http_config c;
+
+        avtb_http_config_default(&c);
+        c.body_cap = fs->a->o->message_cap;
+        c.decompress = avtb_transform_decompress;
+        c.message = on_http_message;
+        c.anomaly = on_flow_anomaly;
+        c.ctx = fs;
+        fs->http = avtb_http_session_new(&c);
+        return fs->http != NULL;
+    }
+    case FP_TLS: {
+        avtb_tls_config c;
+
+        avtb_tls_config_default(&c);
+        c.message = on_client_message;
+        c.anomaly = on_flow_anomaly;
+        c.ctx = fs;
+        fs->tls = avtb_tls_session_new(&c);
+        return fs->tls != NULL;
+    }
+    case FP_DNS: {
+        avtb_dns_config c;
+
+        avtb_dns_config_default(&c);
+        c.message = on_client_message;
+        c.anomaly = on_flow_anomaly;
+        c.ctx = fs;
+        fs->dns = avtb_dns_tcp_new(&c);
+        return fs->dns != NULL;
+    }
+    default:
+        return true;
+    }
+}
+
+/* The parser gave up on the stream: what it held and the rest go raw. */
+static void parser_gave_up(flow_state *fs)
+{
+    analyzer *a = fs->a;
+
+    if (fs->http != NULL) {
+        const uint8_t *held;
+        size_t n;
+        uint64_t off;
+
+        avtb_http_session_held(fs->http, &held, &n, &off);
+        fs->raw[0].offset = fs->raw[0].next = off;
+        if (n > 0)
+            raw_add(fs, 0, held, n, a->cur_ts);
+    }
+    if (fs->tls != NULL && avtb_tls_session_is_tls(fs->tls))
+        return; /* encrypted: counted, not searched */
+    fs->fp = FP_RAW;
+}
+
+static void client_data(flow_state *fs, const uint8_t *buf, size_t len, double ts)
+{
+    analyzer *a = fs->a;
+
+    if (fs->fp == FP_UNKNOWN) {
+        fs->fp = detect(fs, buf, len);
+        if (!start_parser(fs)) {
+            a->fail = AVTB_ERR_NOMEM;
+            return;
+        }
+    }
+    while (len > 0 && a->fail == AVTB_OK) {
+        avtb_parse_result r;
+        size_t n = 0;
+
+        if (fs->fp == FP_HTTP)
+            r = avtb_http_session_parse(fs->http, buf, len, ts, &n);
+        else if (fs->fp == FP_TLS)
+            r = avtb_tls_session_parse(fs->tls, buf, len, ts, &n);
+        else if (fs->fp == FP_DNS)
+            r = avtb_dns_tcp_parse(fs->dns, buf, len, ts, &n);
+        else {
+            raw_add(fs, 0, buf, len, ts);
+            return;
+        }
+        if (n > len)
+            n = len;
+        buf += n;
+        len -= n;
+        if (r == AVTB_PARSE_ERROR) {
+            parser_gave_up(fs);
+            if (fs->fp != FP_RAW)
+                return; /* TLS that cannot be followed: nothing to search */
+        } else if (r == AVTB_PARSE_NEED_MORE) {
+            return;
+        }
+    }
+}
+
 static void tcp_data(void *ctx, unsigned dir, const uint8_t *buf, size_t len, double ts)
 {
-    if (dir == 0)
-        client_data(ctx, buf, len, ts);
-    else
-        feed(ctx, 1, buf, len, ts, false);
+    flow_state *fs = ctx;
+
+    fs->a->cur_ts = ts;
+    if (dir == 0) {
+        client_data(fs, buf, len, ts);
+        return;
+    }
+    if (fs->tls != NULL) {
+        fs->tls_in += len; /* the server's side of an encrypted conversation */
+        return;
+    }
+    raw_add(fs, 1, buf, len, ts);
 }
 
 static void tcp_gap(void *ctx, unsigned dir, uint64_t len)
 {
     flow_state *fs = ctx;
+    rawbuf *b = &fs->raw[dir];
+    char what[128];
 
-    avtb_matcher *m = matcher_of(fs, dir);
+    snprintf(what, sizeof(what), "tcp: bytes sent but not captured (gap)");
+    fs->a->cur_flow = fs->flow->id;
+    anomaly(fs->a, what);
+    /* Framing cannot survive lost bytes: the rest of the stream goes raw. */
+    if (dir == 0 && fs->fp != FP_RAW && fs->fp != FP_UNKNOWN && !(fs->tls != NULL)) {
+        end_parser(fs);
+        fs->fp = FP_RAW;
+    }
+    /* No match may span the hole: the buffer before it is a message of its own. */
+    raw_emit(fs, dir, RAW_CUT);
+    b->next += len;
+    b->offset = b->next;
+}
 
-    fs->a->anom.gaps++;
-    if (m != NULL)
-        avtb_matcher_skip(m, len); /* keeps later offsets true to the stream */
-    /* Framing cannot survive lost bytes; match the rest raw. */
-    if (dir == 0 && fs->http != NULL && !fs->http_off) {
-        fs->http_off = true;
-        resolve_pending(fs);
+/* Reassembly oddities; bytes that did not make it into the stream are searched on their own. */
+static void tcp_anomaly(void *ctx, const avtb_tcp_anomaly *x)
+{
+    flow_state *fs = ctx;
+    static const char *const enc[AVTB_TCP_ANOM_COUNT] = {
+        [AVTB_TCP_ANOM_OVERLAP] = "tcp-overlap",
+        [AVTB_TCP_ANOM_LATE] = "tcp-late",
+        [AVTB_TCP_ANOM_UNCHECKED] = "tcp-retransmission",
+        [AVTB_TCP_ANOM_BEFORE_START] = "tcp-before-start",
+    };
+
+    fs->a->cur_flow = fs->flow->id;
+    fs->a->cur_ts = x->ts;
+    anomaly(fs->a, avtb_tcp_anomaly_name(x->kind));
+    if (x->buf != NULL && x->len > 0 && (unsigned)x->kind < AVTB_TCP_ANOM_COUNT &&
+        enc[x->kind] != NULL) {
+        avtb_message m = {.protocol = fs->http_seen ? "http" : "tcp",
+                          .host = fs->host[0] ? fs->host : NULL,
+                          .data = x->buf,
+                          .len = x->len,
+                          .offset = x->offset > 0 ? (uint64_t)x->offset : 0,
+                          .time = x->ts,
+                          .encoding = {enc[x->kind]},
+                          .nencoding = 1};
+
+        scan(fs, x->dir ? 1 : 0, &m);
     }
 }
 
@@ -221,24 +520,93 @@ static void tcp_truncated(void *ctx)
 {
     flow_state *fs = ctx;
 
-    fs->a->anom.truncated_flows++;
+    fs->a->cur_flow = fs->flow->id;
+    anomaly(fs->a, "tcp: flow longer than the flow cap: the rest is not inspected");
 }
 
-/* Frees what a finished flow no longer needs; the small record stays. */
+/* --- flows ---------------------------------------------------------------- */
+
+/* A TLS flow's summary for the report: what it named, how much it carried. */
+static void record_tls(flow_state *fs)
+{
+    avtb_analysis *o = fs->a->out;
+    const avtb_flow *flow = fs->flow;
+    avtb_tls_flow *t = reallocarray(o->tls, o->ntls + 1, sizeof(*t));
+    const char *host = avtb_tls_session_host(fs->tls);
+    char alpn[512] = "";
+    size_t w = 0;
+
+    if (t == NULL) {
+        fs->a->fail = AVTB_ERR_NOMEM;
+        return;
+    }
+    o->tls = t;
+    t = &o->tls[o->ntls++];
+    memset(t, 0, sizeof(*t));
+    t->flow = flow->id;
+    t->sni = host ? strdup(host) : NULL;
+    for (size_t i = 0; i < avtb_tls_session_alpn_count(fs->tls); i++) {
+        size_t n;
+        const uint8_t *p = avtb_tls_session_alpn(fs->tls, i, &n);
+
+        for (size_t j = 0; j < n && w + 2 < sizeof(alpn); j++)
+            alpn[w++] = p[j] >= 0x20 && p[j] < 0x7f && p[j] != ',' ? (char)p[j] : '?';
+        if (w + 2 < sizeof(alpn) && i + 1 < avtb_tls_session_alpn_count(fs->tls))
+            alpn[w++] = ',';
+        alpn[w] = '\0';
+    }
+    t->alpn = w > 0 ? strdup(alpn) : NULL;
+    avtb_flow_addr_str(&flow->key, !flow->client, t->dst_ip);
+    t->dst_port = flow->key.port[!flow->client];
+    t->encrypted_out = avtb_tls_session_bytes(fs->tls, AVTB_TLS_APPLICATION_DATA);
+    t->encrypted_in = fs->tls_in;
+}
+
+/* Ends the client parser: what it had is delivered, its leftovers go raw. */
+static void end_parser(flow_state *fs)
+{
+    analyzer *a = fs->a;
+
+    if (fs->http != NULL) {
+        const uint8_t *held;
+        size_t n;
+        uint64_t off;
+
+        avtb_http_session_end(fs->http, a->cur_ts);
+        a->out->stats.http_requests += avtb_http_session_requests(fs->http);
+        avtb_http_session_held(fs->http, &held, &n, &off);
+        if (n > 0 && fs->fp == FP_HTTP) {
+            fs->raw[0].offset = fs->raw[0].next = off;
+            raw_add(fs, 0, held, n, a->cur_ts);
+        }
+        avtb_http_session_free(fs->http);
+        fs->http = NULL;
+    }
+    if (fs->dns != NULL) {
+        avtb_dns_tcp_end(fs->dns, a->cur_ts);
+        a->out->stats.dns_messages += avtb_dns_tcp_messages(fs->dns);
+        avtb_dns_tcp_free(fs->dns);
+        fs->dns = NULL;
+    }
+    if (fs->tls != NULL) {
+        avtb_tls_session_end(fs->tls, a->cur_ts);
+        if (avtb_tls_session_is_tls(fs->tls))
+            record_tls(fs);
+        avtb_tls_session_free(fs->tls);
+        fs->tls = NULL;
+    }
+}
+
+/* Delivers and frees what a finished flow holds; the small record stays. */
 static void flow_finish(flow_state *fs)
 {
-    resolve_pending(fs);
+    if (fs->closed)
+        return;
+    end_parser(fs);
+    raw_emit(fs, 0, RAW_FINAL);
+    raw_emit(fs, 1, RAW_FINAL);
     avtb_tcp_session_free(fs->tcp);
     fs->tcp = NULL;
-    for (unsigned i = 0; i < 2; i++) {
-        avtb_matcher_free(fs->m[i]);
-        fs->m[i] = NULL;
-    }
-    /* The parser holds the Host, which later server-side findings no longer need. */
-    avtb_http_parser_free(fs->http);
-    fs->http = NULL;
-    free(fs->pend);
-    fs->pend = NULL;
     fs->closed = true;
 }
 
@@ -249,88 +617,89 @@ static void flow_state_free(void *p)
     if (fs == NULL)
         return;
     avtb_tcp_session_free(fs->tcp);
-    avtb_matcher_free(fs->m[0]);
-    avtb_matcher_free(fs->m[1]);
-    avtb_http_parser_free(fs->http);
-    free(fs->pend);
+    avtb_http_session_free(fs->http);
+    avtb_tls_session_free(fs->tls);
+    avtb_dns_tcp_free(fs->dns);
+    for (unsigned i = 0; i < 2; i++) {
+        fs->a->buffered -= fs->raw[i].len;
+        free(fs->raw[i].data);
+    }
     free(fs);
 }
 
 static flow_state *flow_state_new(analyzer *a, avtb_flow *flow)
 {
-    size_t bm = bitmap_bytes(a->ntokens);
-    flow_state *fs = calloc(1, sizeof(*fs) + 2 * bm);
+    flow_state *fs = calloc(1, sizeof(*fs));
 
     if (fs == NULL)
         return NULL;
     fs->a = a;
     fs->flow = flow;
-    fs->found[0] = (uint8_t *)(fs + 1);
-    fs->found[1] = fs->found[0] + bm;
-    fs->proto = avtb_app_by_port(flow->key.proto, flow->key.port[0], flow->key.port[1]);
     if (flow->key.proto != IPPROTO_TCP)
         return fs;
+    a->out->stats.tcp_flows++;
     fs->tcp = avtb_tcp_session_new(a->reasm, &a->sink, fs);
-    fs->pend = calloc(a->ntokens ? a->ntokens : 1, sizeof(*fs->pend));
-    if (fs->proto == AVTB_APP_TCP)
-        fs->http = avtb_http_parser_new();
-    if (fs->tcp == NULL || fs->pend == NULL || (fs->proto == AVTB_APP_TCP && fs->http == NULL)) {
-        flow_state_free(fs);
+    if (fs->tcp == NULL) {
+        free(fs);
         return NULL;
     }
+    avtb_tcp_session_set_anomaly(fs->tcp, tcp_anomaly);
     return fs;
 }
 
-static void datagram(analyzer *a, flow_state *fs, unsigned dir, const avtb_decoded *d, double ts)
-{
-    size_t bm = bitmap_bytes(a->ntokens);
+/* --- UDP ------------------------------------------------------------------ */
 
+static void datagram(flow_state *fs, unsigned dir, const avtb_decoded *d, double ts)
+{
+    analyzer *a = fs->a;
+    const avtb_flow_key *k = &fs->flow->key;
+    avtb_message m = {.protocol = "udp", .data = d->payload, .len = d->payload_len, .time = ts};
+    bool dns = k->port[0] == 53 || k->port[1] == 53;
+
+    a->out->stats.udp_datagrams++;
     if (d->payload_len < d->wire_payload_len)
-        a->anom.truncated_datagrams++;
-    memset(a->dgram_found, 0, bm);
-    avtb_matcher_reset(a->dgram);
+        anomaly(a, "udp: datagram cut by the capture's snaplen");
+    if (dns) {
+        avtb_dns_config c;
+
+        avtb_dns_config_default(&c);
+        c.message = dir == 0 ? on_client_message : on_server_message;
+        c.anomaly = on_flow_anomaly;
+        c.ctx = fs;
+        a->out->stats.dns_messages++;
+        if (avtb_dns_walk(&c, d->payload, d->payload_len, ts, 0) == AVTB_PARSE_OK)
+            return;
+        /* Not (all) DNS: the datagram is searched as it is too. */
+        m.protocol = "dns";
+    }
     fs->cur_dir = dir;
-    fs->cur_ts = ts;
-    fs->cur_body = false;
-    fs->cur_found = a->dgram_found; /* one finding per token per datagram */
-    avtb_matcher_feed(a->dgram, d->payload, d->payload_len, on_stream_match, fs);
+    scan(fs, dir, &m);
 }
 
-static avtb_err packet(analyzer *a, const avtb_packet *pkt)
+/* --- packets -------------------------------------------------------------- */
+
+static avtb_err decoded_packet(analyzer *a, avtb_decoded *d, double ts)
 {
-    avtb_decoded d;
     avtb_flow *flow;
     flow_state *fs;
     unsigned from, dir;
     bool created;
     avtb_err r;
 
-    a->stats.packets++;
-    a->stats.bytes += pkt->caplen;
-    switch (avtb_decode(pkt->linktype, pkt->data, pkt->caplen, &d)) {
-    case AVTB_DECODE_OK:
-        break;
-    case AVTB_DECODE_MALFORMED:
-        a->anom.malformed++;
-        avtb_debug("packet %llu: %s", (unsigned long long)a->stats.packets, d.why);
-        return AVTB_OK;
-    case AVTB_DECODE_FRAGMENT:
-        a->anom.fragments++;
-        return AVTB_OK;
-    case AVTB_DECODE_IGNORED:
-        return AVTB_OK;
-    }
-    r = avtb_flow_get(a->flows, &d, &flow, &from, &created);
+    r = avtb_flow_get(a->flows, d, &flow, &from, &created);
     if (r != AVTB_OK)
         return r;
     if (flow == NULL) {
-        a->anom.flow_table_full++;
+        anomaly(a, "flow table full: packets of further flows not analysed");
         return AVTB_OK;
     }
     fs = flow->user;
-    if (fs != NULL && fs->closed && (d.tcp_flags & (AVTB_TCP_SYN | AVTB_TCP_ACK)) == AVTB_TCP_SYN) {
-        avtb_flow_restart(a->flows, flow, &d, from); /* port reuse */
+    a->cur_flow = flow->id;
+    if (fs != NULL && fs->closed &&
+        (d->tcp_flags & (AVTB_TCP_SYN | AVTB_TCP_ACK)) == AVTB_TCP_SYN) {
+        avtb_flow_restart(a->flows, flow, d, from); /* port reuse */
         fs = NULL;
+        a->cur_flow = flow->id;
     }
     if (fs == NULL) {
         fs = flow_state_new(a, flow);
@@ -341,16 +710,69 @@ static avtb_err packet(analyzer *a, const avtb_packet *pkt)
     if (fs->closed)
         return AVTB_OK;
     dir = from == flow->client ? 0 : 1;
-    if (d.proto == IPPROTO_UDP) {
-        datagram(a, fs, dir, &d, pkt->ts);
+    if (d->proto == IPPROTO_UDP) {
+        datagram(fs, dir, d, ts);
         return a->fail;
     }
-    r = avtb_tcp_session_segment(fs->tcp, dir, &d, pkt->ts);
+    r = avtb_tcp_session_segment(fs->tcp, dir, d, ts);
     if (r != AVTB_OK)
         return r;
     if (avtb_tcp_session_closed(fs->tcp))
         flow_finish(fs);
     return a->fail;
+}
+
+static void decode_anomalies(analyzer *a, const avtb_decoded *d)
+{
+    for (uint32_t bit = 1; bit != 0 && bit <= d->anomalies; bit <<= 1)
+        if (d->anomalies & bit)
+            anomaly(a, avtb_decode_anomaly_name(bit));
+}
+
+static avtb_err packet(analyzer *a, const avtb_packet *pkt)
+{
+    avtb_decoded d;
+    avtb_defrag_datagram *dg = NULL;
+    avtb_err r;
+
+    a->out->stats.packets++;
+    a->out->stats.bytes += pkt->caplen;
+    a->cur_ts = pkt->ts;
+    a->cur_flow = 0;
+    avtb_defrag_expire(a->defrag, pkt->ts);
+    switch (avtb_decode(pkt->linktype, pkt->data, pkt->caplen, &d)) {
+    case AVTB_DECODE_OK:
+        decode_anomalies(a, &d);
+        return decoded_packet(a, &d, pkt->ts);
+    case AVTB_DECODE_MALFORMED: {
+        char what[160];
+
+        snprintf(what, sizeof(what), "packet: %s", d.why ? d.why : "malformed");
+        anomaly(a, what);
+        return a->fail;
+    }
+    case AVTB_DECODE_FRAGMENT:
+        decode_anomalies(a, &d);
+        r = avtb_defrag_add(a->defrag, &d, pkt->ts, &dg);
+        if (r != AVTB_OK || dg == NULL)
+            return r;
+        a->out->stats.fragments_reassembled++;
+        switch (avtb_defrag_decode(dg, &d)) {
+        case AVTB_DECODE_OK:
+            r = decoded_packet(a, &d, avtb_defrag_datagram_ts(dg));
+            break;
+        case AVTB_DECODE_MALFORMED:
+            anomaly(a, "ip: reassembled datagram is malformed");
+            r = a->fail;
+            break;
+        default:
+            r = AVTB_OK;
+        }
+        avtb_defrag_datagram_free(dg);
+        return r;
+    default:
+        return AVTB_OK;
+    }
 }
 
 static void flush_flow(void *ctx, avtb_flow *flow)
@@ -365,66 +787,69 @@ static void flush_flow(void *ctx, avtb_flow *flow)
     flow_finish(fs);
 }
 
-static void analyzer_free(analyzer *a)
+/* A finished flow's record can make room for a new flow in a full table. */
+static bool flow_evictable(const void *user)
 {
-    avtb_flow_table_free(a->flows); /* before reasm: sessions give back their memory */
-    avtb_tcp_reasm_free(a->reasm);
-    avtb_matcher_free(a->proto);
-    avtb_matcher_free(a->dgram);
-    free(a->dgram_found);
+    const flow_state *fs = user;
+
+    return fs == NULL || fs->closed;
 }
 
-/* Drops what a failed analysis appended, so *out is as the caller left it. */
-static void findings_truncate(avtb_findings *out, size_t count)
+static void on_defrag_anomaly(void *ctx, const avtb_defrag_event *ev)
 {
-    for (size_t i = count; i < out->count; i++) {
-        avtb_finding *f = &out->items[i];
+    analyzer *a = ctx;
+    a->cur_ts = ev->ts;
+    anomaly(a, avtb_defrag_anomaly_name(ev->kind));
+}
 
-        free(f->token);
-        free(f->protocol);
-        free(f->encoding);
-        free(f->src.host);
-        free(f->dst.host);
+void avtb_analysis_clear(avtb_analysis *a)
+{
+    avtb_findings_clear(&a->findings);
+    for (size_t i = 0; i < a->nanomalies; i++)
+        free(a->anomalies[i].what);
+    free(a->anomalies);
+    for (size_t i = 0; i < a->ntls; i++) {
+        free(a->tls[i].sni);
+        free(a->tls[i].alpn);
     }
-    out->count = count;
+    free(a->tls);
+    memset(a, 0, sizeof(*a));
 }
 
-static uint64_t anomaly_sum(const anomaly_counts *c)
+static double mono_now(void)
 {
-    return c->malformed + c->fragments + c->gaps + c->truncated_flows + c->truncated_datagrams +
-           c->flow_table_full + c->bad_http + c->capture_cut;
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-avtb_err avtb_analyze_pcap(const char *pcap_path, const char *const *tokens, size_t ntokens,
-                           avtb_findings *out, avtb_analyze_stats *stats, avtb_error *err)
+avtb_err avtb_analyze_capture(const char *pcap_path, const avtb_patterns *p,
+                              const char *const *token_docs, const avtb_analyze_opts *o,
+                              avtb_analysis *out, avtb_error *err)
 {
     avtb_pcap_source *src = NULL;
-    avtb_stream_limits lim;
-    avtb_err r = AVTB_ERR_INTERNAL;
-    size_t first = out->count;
+    avtb_defrag_limits dl;
+    avtb_err r = AVTB_ERR_NOMEM;
+    double t0 = mono_now();
     analyzer a;
 
+    memset(out, 0, sizeof(*out));
     memset(&a, 0, sizeof(a));
-    if (stats != NULL)
-        memset(stats, 0, sizeof(*stats));
-    avtb_stream_limits_default(&lim);
-    a.tokens = tokens;
-    a.ntokens = ntokens;
+    a.p = p;
+    a.token_docs = token_docs;
+    a.o = o;
     a.out = out;
-    a.sink = (avtb_tcp_sink){tcp_data, tcp_gap, tcp_truncated};
-    a.proto = avtb_matcher_new(tokens, ntokens);
-    if (a.proto == NULL) {
-        r = avtb_error_set(err, AVTB_ERR_INPUT,
-                           "%s: cannot search for %zu tokens: out of memory or more than %u "
-                           "token bytes",
-                           pcap_path, ntokens, AVTB_MATCHER_MAX_BYTES);
-        goto out;
-    }
-    a.dgram = avtb_matcher_clone(a.proto);
-    a.dgram_found = calloc(1, bitmap_bytes(ntokens) + 1);
-    a.flows = avtb_flow_table_new(lim.max_flows, flow_state_free);
-    a.reasm = avtb_tcp_reasm_new(&lim);
-    if (a.dgram == NULL || a.dgram_found == NULL || a.flows == NULL || a.reasm == NULL) {
+    a.err = err;
+    a.sink = (avtb_tcp_sink){.data = tcp_data, .gap = tcp_gap, .truncated = tcp_truncated};
+    avtb_defrag_limits_default(&dl);
+    a.scanner = avtb_scanner_new(p, &o->transform, anomaly_cb, &a);
+    a.flows = avtb_flow_table_new(o->stream.max_flows, flow_state_free);
+    a.reasm = avtb_tcp_reasm_new(&o->stream);
+    a.defrag = avtb_defrag_new(&dl, on_defrag_anomaly, &a);
+    if (a.flows != NULL)
+        avtb_flow_table_set_evictable(a.flows, flow_evictable, 0);
+    if (a.scanner == NULL || a.flows == NULL || a.reasm == NULL || a.defrag == NULL) {
         r = avtb_error_set(err, AVTB_ERR_NOMEM, "%s: out of memory", pcap_path);
         goto out;
     }
@@ -442,43 +867,76 @@ avtb_err avtb_analyze_pcap(const char *pcap_path, const char *const *tokens, siz
             break;
         r = packet(&a, &pkt);
         if (r != AVTB_OK) {
-            r = avtb_error_set(err, r, "%s: packet %llu: out of memory", pcap_path,
-                               (unsigned long long)a.stats.packets);
+            if (r == AVTB_ERR_NOMEM)
+                avtb_error_set(err, r, "%s: packet %llu: out of memory", pcap_path,
+                               (unsigned long long)out->stats.packets);
             goto out;
         }
     }
-    if (avtb_pcap_source_truncated(src))
-        a.anom.capture_cut++;
+    if (avtb_pcap_source_truncated(src)) {
+        char what[512];
+
+        snprintf(what, sizeof(what), "capture: cut short: %s",
+                 avtb_pcap_source_error(src) ? avtb_pcap_source_error(src) : "mid-record");
+        anomaly(&a, what);
+    }
+    avtb_defrag_flush(a.defrag);
     avtb_flow_table_foreach(a.flows, flush_flow, NULL);
     if (a.fail != AVTB_OK) {
         r = avtb_error_set(err, a.fail, "%s: out of memory", pcap_path);
         goto out;
     }
-    if (out->count > first) {
-        /* Sort what we appended, not what the caller had. */
-        avtb_findings mine = {out->items + first, out->count - first, out->count - first};
+    avtb_findings_sort(&out->findings);
+    out->stats.flows = avtb_flow_table_count(a.flows);
+    {
+        const avtb_scan_stats *ss = avtb_scanner_stats(a.scanner);
 
-        avtb_findings_sort(&mine);
+        out->stats.messages = ss->messages;
+        out->stats.message_bytes = ss->message_bytes;
+        out->stats.views = ss->views;
+        out->stats.view_bytes = ss->view_bytes;
     }
-    a.stats.flows = avtb_flow_table_count(a.flows);
-    a.stats.anomalies = anomaly_sum(&a.anom);
-    if (a.stats.anomalies > 0)
-        avtb_debug("%s: anomalies: %llu malformed, %llu fragments, %llu gaps, %llu flows over "
-                   "the cap, %llu cut datagrams, %llu flows over the table limit, %llu bad "
-                   "HTTP, capture %s",
-                   pcap_path, (unsigned long long)a.anom.malformed,
-                   (unsigned long long)a.anom.fragments, (unsigned long long)a.anom.gaps,
-                   (unsigned long long)a.anom.truncated_flows,
-                   (unsigned long long)a.anom.truncated_datagrams,
-                   (unsigned long long)a.anom.flow_table_full, (unsigned long long)a.anom.bad_http,
-                   a.anom.capture_cut ? "cut short" : "complete");
-    if (stats != NULL)
-        *stats = a.stats;
     r = AVTB_OK;
 out:
-    if (r != AVTB_OK)
-        findings_truncate(out, first);
     avtb_pcap_source_free(src);
-    analyzer_free(&a);
+    avtb_flow_table_free(a.flows); /* before reasm: sessions give back their memory */
+    avtb_tcp_reasm_free(a.reasm);
+    avtb_defrag_free(a.defrag);
+    avtb_scanner_free(a.scanner);
+    out->stats.seconds = mono_now() - t0;
+    if (r != AVTB_OK)
+        avtb_analysis_clear(out);
     return r;
+}
+
+avtb_err avtb_analyze_pcap(const char *pcap_path, const char *const *tokens, size_t ntokens,
+                           avtb_findings *out, avtb_analyze_stats *stats, avtb_error *err)
+{
+    avtb_patterns *p = NULL;
+    avtb_analyze_opts o;
+    avtb_analysis a;
+    avtb_err r;
+
+    if (stats != NULL)
+        memset(stats, 0, sizeof(*stats));
+    r = avtb_patterns_new(tokens, ntokens, NULL, 0, &p, err);
+    if (r != AVTB_OK)
+        return r;
+    avtb_analyze_opts_default(&o);
+    r = avtb_analyze_capture(pcap_path, p, NULL, &o, &a, err);
+    avtb_patterns_free(p);
+    if (r != AVTB_OK)
+        return r;
+    for (size_t i = 0; i < a.findings.count && r == AVTB_OK; i++)
+        r = avtb_findings_add(out, &a.findings.items[i]);
+    if (stats != NULL) {
+        stats->packets = a.stats.packets;
+        stats->bytes = a.stats.bytes;
+        stats->flows = a.stats.flows;
+        stats->anomalies = a.anomaly_total;
+    }
+    avtb_analysis_clear(&a);
+    if (r != AVTB_OK)
+        return avtb_error_set(err, r, "out of memory");
+    return AVTB_OK;
 }

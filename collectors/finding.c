@@ -15,6 +15,8 @@ static void finding_free(avtb_finding *f)
     free(f->encoding);
     free(f->src.host);
     free(f->dst.host);
+    free(f->document);
+    free(f->member);
     memset(f, 0, sizeof(*f));
 }
 
@@ -50,6 +52,8 @@ avtb_err avtb_findings_add(avtb_findings *list, const avtb_finding *f)
     copy.encoding = dup_opt(f->encoding, &fail);
     copy.src.host = dup_opt(f->src.host, &fail);
     copy.dst.host = dup_opt(f->dst.host, &fail);
+    copy.document = dup_opt(f->document, &fail);
+    copy.member = dup_opt(f->member, &fail);
     if (fail) {
         finding_free(&copy);
         return AVTB_ERR_NOMEM;

@@ -15,21 +15,26 @@
 typedef enum { AVTB_FINDING_CONTENT, AVTB_FINDING_METADATA } avtb_finding_kind;
 
 typedef struct avtb_endpoint {
-    char ip[46];   /* textual IPv4/IPv6 */
+    char ip[46]; /* textual IPv4/IPv6 */
     uint16_t port;
-    char *host;    /* host name as the guest named it (HTTP Host, DNS), or NULL */
+    char *host; /* host name as the guest named it (HTTP Host, DNS), or NULL */
 } avtb_endpoint;
 
 typedef struct avtb_finding {
-    char *token;            /* the token that matched */
+    char *token; /* the token that matched */
     avtb_finding_kind kind;
-    char *protocol;         /* "http", "dns", "tcp", "udp" */
-    char *encoding;         /* outer to inner, comma separated ("http-body"); may be NULL */
+    char *protocol; /* "http", "dns", "tls", "tcp", "udp" */
+    char *encoding; /* outer to inner, comma separated ("http-chunked,gzip,base64");
+                       NULL or "" when the bytes were sent as they are */
+    char *document; /* the honey document the token belongs to, or NULL */
+    char *member;   /* archive member the token was found in, or NULL */
+    uint64_t bytes; /* length of the message that carried it, as sent (decoded
+                       of the encodings the protocol declares, e.g. chunked) */
     avtb_endpoint src;
     avtb_endpoint dst;
-    uint64_t flow;          /* flow number within the capture, 1-based */
-    double time;            /* capture timestamp, seconds since the epoch */
-    uint64_t offset;        /* byte offset of the match in its stream or datagram */
+    uint64_t flow;   /* flow number within the capture, 1-based */
+    double time;     /* capture timestamp, seconds since the epoch */
+    uint64_t offset; /* byte offset of the match in its stream or datagram */
 } avtb_finding;
 
 typedef struct avtb_findings {

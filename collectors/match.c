@@ -1,225 +1,503 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/*
- * Aho-Corasick over all tokens, compiled to a full DFA so the inner loop is
- * one table load per byte; match.h describes the cursor model. The cursor
- * keeps only the automaton state between chunks, which is what makes a token
- * split across chunks match without any carry-over buffer.
- */
+/* Token and metadata matching with Hyperscan; see match.h. */
 #include "collectors/match.h"
 
-#include <stdbool.h>
+#include <hs/hs.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-/* The top bit of a transition says "the target state reports something". */
-#define OUT_FLAG   0x80000000u
-#define STATE_MASK 0x7fffffffu
+/* One compiled literal: what a hit on it means. */
+typedef struct pattern {
+    avtb_hit_kind kind;
+    size_t index; /* token (content) or doc (metadata) */
+    const char *encoding;
+    size_t len;
+} pattern;
 
-typedef struct ac_set {
-    unsigned refs;
+typedef struct doc_entry {
+    char *name;
+    size_t *tokens;
     size_t ntokens;
-    size_t *tok_len;
-    uint32_t nstates;
-    uint32_t *delta;    /* nstates * 256 */
-    int32_t *out_first; /* per state: first token ending exactly here, or -1 */
-    int32_t *out_next;  /* per token: next token with the same bytes, or -1 */
-    uint32_t *dict;     /* per state: longest proper suffix state with output, or 0 */
-} ac_set;
+} doc_entry;
 
-struct avtb_matcher {
-    ac_set *set;
-    uint32_t state;
-    uint64_t offset;
+struct avtb_patterns {
+    char **tokens;
+    size_t ntokens;
+    doc_entry *docs;
+    size_t ndocs;
+    pattern *pats;
+    size_t npats;
+    hs_database_t *db; /* NULL when there is nothing to search for */
 };
 
-static void ac_unref(ac_set *set)
+struct avtb_matcher {
+    const avtb_patterns *p;
+    hs_scratch_t *scratch;
+};
+
+/* The literals being collected before compilation. */
+typedef struct builder {
+    char **lits; /* literal bytes */
+    size_t *lens;
+    unsigned *flags;
+    pattern *pats;
+    size_t n, cap;
+} builder;
+
+static const char b64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char b32_alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/* Takes the bits [bit, bit + width) of buf (big-endian bit order). */
+static unsigned bits_at(const uint8_t *buf, size_t bit, unsigned width)
 {
-    if (set == NULL || --set->refs > 0)
-        return;
-    free(set->tok_len);
-    free(set->delta);
-    free(set->out_first);
-    free(set->out_next);
-    free(set->dict);
-    free(set);
+    unsigned v = 0;
+
+    for (unsigned i = 0; i < width; i++) {
+        size_t b = bit + i;
+
+        v = (v << 1) | ((buf[b / 8] >> (7 - b % 8)) & 1u);
+    }
+    return v;
 }
 
-/* Builds the trie; the tables were sized for every token byte. */
-static void ac_insert_all(ac_set *set, const char *const *tokens)
+/*
+ * The characters of a width-bit encoding (base64: 6, base32: 5) of a token
+ * placed at byte k of the encoded data that depend on the token's bytes only:
+ * character j covers bits [width*j, width*j + width) and must lie inside the
+ * token's bits [8k, 8(k+n)). Returns the length written to out.
+ */
+static size_t stable_chars(const uint8_t *tok, size_t n, size_t k, unsigned width,
+                           const char *alpha, char *out)
 {
-    set->nstates = 1;
-    for (size_t i = 0; i < set->ntokens; i++) {
-        const uint8_t *t = (const uint8_t *)tokens[i];
-        uint32_t s = 0;
+    size_t total = k + n + 1;
+    uint8_t *buf = calloc(total, 1);
+    size_t first = (8 * k + width - 1) / width, w = 0;
 
-        set->out_next[i] = -1;
-        if (set->tok_len[i] == 0)
-            continue;
-        for (size_t j = 0; j < set->tok_len[i]; j++) {
-            uint32_t *next = &set->delta[(size_t)s * 256 + t[j]];
-
-            if (*next == 0)
-                *next = set->nstates++;
-            s = *next;
-        }
-        if (set->out_first[s] < 0) {
-            set->out_first[s] = (int32_t)i;
-        } else {
-            int32_t k = set->out_first[s];
-
-            while (set->out_next[k] >= 0)
-                k = set->out_next[k];
-            set->out_next[k] = (int32_t)i;
-        }
-    }
+    if (buf == NULL)
+        return 0;
+    memcpy(buf + k, tok, n);
+    for (size_t j = first; width * j + width <= 8 * (k + n); j++)
+        out[w++] = alpha[bits_at(buf, width * j, width)];
+    free(buf);
+    return w;
 }
 
-/* Breadth-first: failure links become DFA transitions and dictionary links. */
-static bool ac_complete(ac_set *set)
+static int add(builder *b, const void *lit, size_t len, unsigned flags, avtb_hit_kind kind,
+               size_t index, const char *encoding)
 {
-    uint32_t *queue = malloc((size_t)set->nstates * sizeof(*queue));
-    uint32_t *fail = calloc(set->nstates, sizeof(*fail));
-    size_t head = 0, tail = 0;
-    bool ok = false;
+    char *copy;
 
-    if (queue == NULL || fail == NULL)
-        goto out;
-    for (unsigned c = 0; c < 256; c++) {
-        uint32_t v = set->delta[c];
+    if (len == 0)
+        return 0;
+    /* The same literal twice would report the same bytes twice. */
+    for (size_t i = 0; i < b->n; i++)
+        if (b->lens[i] == len && b->flags[i] == flags && b->pats[i].kind == kind &&
+            b->pats[i].index == index && memcmp(b->lits[i], lit, len) == 0)
+            return 0;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        char **l = realloc(b->lits, cap * sizeof(*l));
+        size_t *s;
+        unsigned *f;
+        pattern *p;
 
-        if (v != 0)
-            queue[tail++] = v; /* fail[v] = root, dict[v] = 0 */
+        if (l == NULL)
+            return -1;
+        b->lits = l;
+        if ((s = realloc(b->lens, cap * sizeof(*s))) == NULL)
+            return -1;
+        b->lens = s;
+        if ((f = realloc(b->flags, cap * sizeof(*f))) == NULL)
+            return -1;
+        b->flags = f;
+        if ((p = realloc(b->pats, cap * sizeof(*p))) == NULL)
+            return -1;
+        b->pats = p;
+        b->cap = cap;
     }
-    while (head < tail) {
-        uint32_t u = queue[head++];
-        uint32_t *row = &set->delta[(size_t)u * 256];
-        const uint32_t *frow = &set->delta[(size_t)fail[u] * 256];
-
-        for (unsigned c = 0; c < 256; c++) {
-            uint32_t v = row[c];
-
-            if (v == 0) {
-                row[c] = frow[c];
-                continue;
-            }
-            fail[v] = frow[c];
-            set->dict[v] = set->out_first[fail[v]] >= 0 ? fail[v] : set->dict[fail[v]];
-            queue[tail++] = v;
-        }
-    }
-    for (size_t i = 0; i < (size_t)set->nstates * 256; i++) {
-        uint32_t v = set->delta[i];
-
-        if (set->out_first[v] >= 0 || set->dict[v] != 0)
-            set->delta[i] = v | OUT_FLAG;
-    }
-    ok = true;
-out:
-    free(queue);
-    free(fail);
-    return ok;
+    copy = malloc(len);
+    if (copy == NULL)
+        return -1;
+    memcpy(copy, lit, len);
+    b->lits[b->n] = copy;
+    b->lens[b->n] = len;
+    b->flags[b->n] = flags;
+    b->pats[b->n] = (pattern){.kind = kind, .index = index, .encoding = encoding, .len = len};
+    b->n++;
+    return 0;
 }
 
-avtb_matcher *avtb_matcher_new(const char *const *tokens, size_t n)
+static void builder_free(builder *b)
 {
-    avtb_matcher *m = NULL;
-    ac_set *set = calloc(1, sizeof(*set));
-    size_t total = 0;
+    for (size_t i = 0; i < b->n; i++)
+        free(b->lits[i]);
+    free(b->lits);
+    free(b->lens);
+    free(b->flags);
+    free(b->pats);
+}
 
-    if (set == NULL)
+/* A literal as a Hyperscan expression: every byte escaped, NUL included. */
+static char *escape_literal(const char *lit, size_t len)
+{
+    char *e = malloc(4 * len + 1);
+
+    if (e == NULL)
+        return NULL;
+    for (size_t i = 0; i < len; i++)
+        snprintf(e + 4 * i, 5, "\\x%02x", (unsigned)(uint8_t)lit[i]);
+    e[4 * len] = '\0';
+    return e;
+}
+
+/* Hyperscan reports a literal once per scan: one hit per form is all we need. */
+#define LIT_FLAGS        (HS_FLAG_SINGLEMATCH)
+#define LIT_FLAGS_NOCASE (HS_FLAG_SINGLEMATCH | HS_FLAG_CASELESS)
+
+static int add_token_forms(builder *b, const char *token, size_t i)
+{
+    const uint8_t *t = (const uint8_t *)token;
+    size_t n = strlen(token);
+    char *buf = malloc(4 * n + 16);
+    int r = -1;
+
+    if (buf == NULL)
+        return -1;
+    if (add(b, t, n, LIT_FLAGS, AVTB_HIT_CONTENT, i, NULL) < 0)
         goto out;
-    set->refs = 1;
-    set->ntokens = n;
-    set->tok_len = calloc(n ? n : 1, sizeof(*set->tok_len));
-    set->out_next = calloc(n ? n : 1, sizeof(*set->out_next));
-    if (set->tok_len == NULL || set->out_next == NULL)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        set->tok_len[i] = strlen(tokens[i]);
-        total += set->tok_len[i];
-        if (total > AVTB_MATCHER_MAX_BYTES)
+    for (size_t k = 0; k < 3; k++) {
+        size_t w = stable_chars(t, n, k, 6, b64_std, buf);
+
+        if (add(b, buf, w, LIT_FLAGS, AVTB_HIT_CONTENT, i, "base64") < 0)
+            goto out;
+        w = stable_chars(t, n, k, 6, b64_url, buf);
+        if (add(b, buf, w, LIT_FLAGS, AVTB_HIT_CONTENT, i, "base64url") < 0)
             goto out;
     }
-    set->delta = calloc((total + 1) * 256, sizeof(*set->delta));
-    set->out_first = malloc((total + 1) * sizeof(*set->out_first));
-    set->dict = calloc(total + 1, sizeof(*set->dict));
-    if (set->delta == NULL || set->out_first == NULL || set->dict == NULL)
+    for (size_t k = 0; k < 5; k++) {
+        size_t w = stable_chars(t, n, k, 5, b32_alpha, buf);
+
+        if (add(b, buf, w, LIT_FLAGS_NOCASE, AVTB_HIT_CONTENT, i, "base32") < 0)
+            goto out;
+    }
+    for (size_t j = 0; j < n; j++) {
+        buf[2 * j] = "0123456789abcdef"[t[j] >> 4];
+        buf[2 * j + 1] = "0123456789abcdef"[t[j] & 15];
+    }
+    if (add(b, buf, 2 * n, LIT_FLAGS_NOCASE, AVTB_HIT_CONTENT, i, "hex") < 0)
         goto out;
-    for (size_t i = 0; i <= total; i++)
-        set->out_first[i] = -1;
-    ac_insert_all(set, tokens);
-    if (!ac_complete(set))
+    for (size_t j = 0; j < n; j++) {
+        buf[2 * j] = (char)t[j];
+        buf[2 * j + 1] = '\0';
+    }
+    if (add(b, buf, 2 * n, LIT_FLAGS, AVTB_HIT_CONTENT, i, "utf16le") < 0)
         goto out;
-    m = calloc(1, sizeof(*m));
-    if (m == NULL)
+    for (size_t j = 0; j < n; j++) {
+        buf[2 * j] = '\0';
+        buf[2 * j + 1] = (char)t[j];
+    }
+    if (add(b, buf, 2 * n, LIT_FLAGS, AVTB_HIT_CONTENT, i, "utf16be") < 0)
         goto out;
-    m->set = set;
-    set = NULL; /* transferred */
+    r = 0;
 out:
-    ac_unref(set);
-    return m;
+    free(buf);
+    return r;
 }
 
-avtb_matcher *avtb_matcher_clone(const avtb_matcher *m)
+static int add_digest(builder *b, const uint8_t *d, size_t n, size_t doc, const char *hex_name,
+                      const char *b64_name, const char *b64url_name)
 {
-    avtb_matcher *c = calloc(1, sizeof(*c));
+    char buf[2 * 32 + 1];
+    size_t w;
 
-    if (c == NULL)
+    if (d == NULL)
+        return 0;
+    for (size_t j = 0; j < n; j++) {
+        buf[2 * j] = "0123456789abcdef"[d[j] >> 4];
+        buf[2 * j + 1] = "0123456789abcdef"[d[j] & 15];
+    }
+    if (add(b, buf, 2 * n, LIT_FLAGS_NOCASE, AVTB_HIT_METADATA, doc, hex_name) < 0)
+        return -1;
+    /* Every full base64 character of the digest; padding and the next byte vary. */
+    w = stable_chars(d, n, 0, 6, b64_std, buf);
+    if (add(b, buf, w, LIT_FLAGS, AVTB_HIT_METADATA, doc, b64_name) < 0)
+        return -1;
+    w = stable_chars(d, n, 0, 6, b64_url, buf);
+    return add(b, buf, w, LIT_FLAGS, AVTB_HIT_METADATA, doc, b64url_name);
+}
+
+static const char *basename_of(const char *path)
+{
+    const char *s = strrchr(path, '/');
+
+    return s ? s + 1 : path;
+}
+
+static avtb_err check_token(const char *t, size_t i, avtb_error *err)
+{
+    size_t n = strlen(t);
+
+    if (n < AVTB_TOKEN_MIN_LEN || n > AVTB_TOKEN_MAX_LEN)
+        return avtb_error_set(err, AVTB_ERR_INPUT,
+                              "token %zu ('%.40s') has %zu characters; tokens have %d to %d", i + 1,
+                              t, n, AVTB_TOKEN_MIN_LEN, AVTB_TOKEN_MAX_LEN);
+    for (size_t j = 0; j < n; j++)
+        if (t[j] < 0x21 || t[j] > 0x7e)
+            return avtb_error_set(err, AVTB_ERR_INPUT,
+                                  "token %zu ('%.40s') has a byte 0x%02x at %zu; tokens are "
+                                  "printable ASCII without spaces",
+                                  i + 1, t, (unsigned)(uint8_t)t[j], j);
+    return AVTB_OK;
+}
+
+avtb_err avtb_patterns_new(const char *const *tokens, size_t ntokens, const avtb_canary_doc *docs,
+                           size_t ndocs, avtb_patterns **out, avtb_error *err)
+{
+    builder b = {0};
+    avtb_patterns *p = calloc(1, sizeof(*p));
+    avtb_err r = AVTB_ERR_NOMEM;
+    unsigned *ids = NULL;
+    hs_compile_error_t *cerr = NULL;
+
+    *out = NULL;
+    if (p == NULL)
+        goto nomem;
+    p->tokens = calloc(ntokens + 1, sizeof(*p->tokens));
+    p->docs = calloc(ndocs + 1, sizeof(*p->docs));
+    if (p->tokens == NULL || p->docs == NULL)
+        goto nomem;
+    for (size_t i = 0; i < ntokens; i++) {
+        r = check_token(tokens[i], i, err);
+        if (r != AVTB_OK)
+            goto out;
+        r = AVTB_ERR_NOMEM;
+        if ((p->tokens[i] = strdup(tokens[i])) == NULL)
+            goto nomem;
+        p->ntokens = i + 1;
+        if (add_token_forms(&b, tokens[i], i) < 0)
+            goto nomem;
+    }
+    for (size_t i = 0; i < ndocs; i++) {
+        const avtb_canary_doc *d = &docs[i];
+        doc_entry *o = &p->docs[i];
+
+        p->ndocs = i + 1;
+        if (d->ntokens > 0) {
+            o->tokens = malloc(d->ntokens * sizeof(*o->tokens));
+            if (o->tokens == NULL)
+                goto nomem;
+            for (size_t j = 0; j < d->ntokens; j++) {
+                if (d->tokens[j] >= ntokens) {
+                    r = avtb_error_set(err, AVTB_ERR_INTERNAL,
+                                       "document %zu names token %zu of %zu", i, d->tokens[j],
+                                       ntokens);
+                    goto out;
+                }
+                o->tokens[j] = d->tokens[j];
+            }
+            o->ntokens = d->ntokens;
+        }
+        if (add_digest(&b, d->md5, 16, i, "md5", "md5-base64", "md5-base64url") < 0 ||
+            add_digest(&b, d->sha1, 20, i, "sha1", "sha1-base64", "sha1-base64url") < 0 ||
+            add_digest(&b, d->sha256, 32, i, "sha256", "sha256-base64", "sha256-base64url") < 0)
+            goto nomem;
+        if (d->name != NULL) {
+            const char *base = basename_of(d->name);
+
+            if ((o->name = strdup(base)) == NULL)
+                goto nomem;
+            if (strlen(base) >= AVTB_DOC_NAME_MIN_LEN &&
+                add(&b, base, strlen(base), LIT_FLAGS_NOCASE, AVTB_HIT_METADATA, i, "file-name") <
+                    0)
+                goto nomem;
+        }
+    }
+    p->pats = b.pats;
+    p->npats = b.n;
+    b.pats = NULL;
+    if (b.n > 0) {
+        char **exprs = calloc(b.n, sizeof(*exprs));
+
+        ids = malloc(b.n * sizeof(*ids));
+        if (ids == NULL || exprs == NULL) {
+            free(exprs);
+            goto nomem;
+        }
+        for (size_t i = 0; i < b.n; i++) {
+            ids[i] = (unsigned)i;
+            exprs[i] = escape_literal(b.lits[i], b.lens[i]);
+            if (exprs[i] == NULL) {
+                for (size_t j = 0; j < i; j++)
+                    free(exprs[j]);
+                free(exprs);
+                goto nomem;
+            }
+        }
+        if (hs_compile_multi((const char *const *)exprs, b.flags, ids, (unsigned)b.n, HS_MODE_BLOCK,
+                             NULL, &p->db, &cerr) != HS_SUCCESS)
+            r = avtb_error_set(err, AVTB_ERR_INTERNAL, "Hyperscan cannot compile %zu patterns: %s",
+                               b.n, cerr && cerr->message ? cerr->message : "unknown error");
+        for (size_t i = 0; i < b.n; i++)
+            free(exprs[i]);
+        free(exprs);
+        if (p->db == NULL)
+            goto out;
+    }
+    *out = p;
+    p = NULL; /* transferred */
+    r = AVTB_OK;
+    goto out;
+nomem:
+    r = avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
+out:
+    hs_free_compile_error(cerr);
+    free(ids);
+    builder_free(&b);
+    avtb_patterns_free(p);
+    return r;
+}
+
+void avtb_patterns_free(avtb_patterns *p)
+{
+    if (p == NULL)
+        return;
+    for (size_t i = 0; i < p->ntokens; i++)
+        free(p->tokens[i]);
+    free(p->tokens);
+    for (size_t i = 0; i < p->ndocs; i++) {
+        free(p->docs[i].name);
+        free(p->docs[i].tokens);
+    }
+    free(p->docs);
+    free(p->pats);
+    hs_free_database(p->db);
+    free(p);
+}
+
+size_t avtb_patterns_count(const avtb_patterns *p)
+{
+    return p->npats;
+}
+
+size_t avtb_patterns_ntokens(const avtb_patterns *p)
+{
+    return p->ntokens;
+}
+
+const char *avtb_patterns_token(const avtb_patterns *p, size_t i)
+{
+    return i < p->ntokens ? p->tokens[i] : NULL;
+}
+
+size_t avtb_patterns_ndocs(const avtb_patterns *p)
+{
+    return p->ndocs;
+}
+
+const size_t *avtb_patterns_doc_tokens(const avtb_patterns *p, size_t i, size_t *n)
+{
+    *n = i < p->ndocs ? p->docs[i].ntokens : 0;
+    return i < p->ndocs ? p->docs[i].tokens : NULL;
+}
+
+const char *avtb_patterns_doc_name(const avtb_patterns *p, size_t i)
+{
+    return i < p->ndocs ? p->docs[i].name : NULL;
+}
+
+bool avtb_patterns_name_is_doc(const avtb_patterns *p, const char *name, size_t *doc)
+{
+    const char *base;
+
+    if (name == NULL)
+        return false;
+    base = basename_of(name);
+    /* Archive members and uploads from Windows-minded code use backslashes. */
+    if (strrchr(base, '\\') != NULL)
+        base = strrchr(base, '\\') + 1;
+    for (size_t i = 0; i < p->ndocs; i++)
+        if (p->docs[i].name != NULL && strlen(p->docs[i].name) >= AVTB_DOC_NAME_MIN_LEN &&
+            strcasecmp(p->docs[i].name, base) == 0) {
+            *doc = i;
+            return true;
+        }
+    return false;
+}
+
+avtb_matcher *avtb_matcher_new(const avtb_patterns *p)
+{
+    avtb_matcher *m = calloc(1, sizeof(*m));
+
+    if (m == NULL)
         return NULL;
-    c->set = m->set;
-    c->set->refs++;
-    return c;
+    m->p = p;
+    if (p->db != NULL && hs_alloc_scratch(p->db, &m->scratch) != HS_SUCCESS) {
+        free(m);
+        return NULL;
+    }
+    return m;
 }
 
 void avtb_matcher_free(avtb_matcher *m)
 {
     if (m == NULL)
         return;
-    ac_unref(m->set);
+    hs_free_scratch(m->scratch);
     free(m);
 }
 
-static void report(const avtb_matcher *m, uint32_t state, uint64_t end, avtb_match_cb cb, void *ctx)
-{
-    const ac_set *set = m->set;
+typedef struct scan_ctx {
+    const avtb_patterns *p;
+    avtb_hit_cb cb;
+    void *ctx;
+    uint64_t base; /* offset of the part being scanned */
+} scan_ctx;
 
-    for (uint32_t t = state; t != 0; t = set->dict[t])
-        for (int32_t k = set->out_first[t]; k >= 0; k = set->out_next[k])
-            cb(ctx, (size_t)k, end + 1 - set->tok_len[k]);
+static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                    void *ctx)
+{
+    scan_ctx *s = ctx;
+    const pattern *pat = &s->p->pats[id];
+    avtb_hit h = {
+        .kind = pat->kind,
+        .doc = pat->kind == AVTB_HIT_METADATA ? pat->index : SIZE_MAX,
+        .token = pat->kind == AVTB_HIT_CONTENT ? pat->index : SIZE_MAX,
+        .encoding = pat->encoding,
+        .start = s->base + to - pat->len,
+        .end = s->base + to,
+    };
+
+    (void)from;
+    (void)flags;
+    return s->cb(s->ctx, &h) ? 0 : 1;
 }
 
-void avtb_matcher_feed(avtb_matcher *m, const uint8_t *buf, size_t len, avtb_match_cb cb, void *ctx)
+avtb_err avtb_matcher_scan(avtb_matcher *m, const uint8_t *buf, size_t len, avtb_hit_cb cb,
+                           void *ctx, avtb_error *err)
 {
-    const uint32_t *delta = m->set->delta;
-    uint32_t s = m->state;
+    scan_ctx s = {.p = m->p, .cb = cb, .ctx = ctx};
+    hs_error_t e;
 
-    for (size_t i = 0; i < len; i++) {
-        s = delta[(size_t)(s & STATE_MASK) * 256 + buf[i]];
-        if (s & OUT_FLAG)
-            report(m, s & STATE_MASK, m->offset + i, cb, ctx);
+    if (m->p->db == NULL || len == 0)
+        return AVTB_OK;
+    /* Hyperscan takes an unsigned int length: scan larger buffers in overlapping parts. */
+    while (len > 0) {
+        size_t part = len > (1u << 30) ? (1u << 30) : len;
+
+        e = hs_scan(m->p->db, (const char *)buf, (unsigned)part, 0, m->scratch, on_match, &s);
+        if (e == HS_SCAN_TERMINATED)
+            return AVTB_OK;
+        if (e != HS_SUCCESS)
+            return avtb_error_set(err, AVTB_ERR_INTERNAL, "Hyperscan scan failed (%d)", e);
+        if (part == len)
+            break;
+        /* Overlap by more than the longest literal (a UTF-16 token). */
+        buf += part - 4 * AVTB_TOKEN_MAX_LEN;
+        len -= part - 4 * AVTB_TOKEN_MAX_LEN;
+        s.base += part - 4 * AVTB_TOKEN_MAX_LEN;
     }
-    m->state = s & STATE_MASK;
-    m->offset += len;
-}
-
-void avtb_matcher_skip(avtb_matcher *m, uint64_t len)
-{
-    m->state = 0;
-    m->offset += len;
-}
-
-void avtb_matcher_reset(avtb_matcher *m)
-{
-    m->state = 0;
-    m->offset = 0;
-}
-
-uint64_t avtb_matcher_offset(const avtb_matcher *m)
-{
-    return m->offset;
-}
-
-size_t avtb_matcher_token_len(const avtb_matcher *m, size_t token)
-{
-    return token < m->set->ntokens ? m->set->tok_len[token] : 0;
+    return AVTB_OK;
 }

@@ -37,6 +37,9 @@ avtb_err avtb_pcap_source_open(const char *path, avtb_pcap_source **out, avtb_er
         r = avtb_error_errno(err, AVTB_ERR_IO, errno, "%s: cannot open capture", path);
         goto out;
     }
+    /* libpcap reads record by record through stdio: a large buffer saves a
+     * read(2) per 4 KiB (measured: a tenth of the analysis time). */
+    setvbuf(fp, NULL, _IOFBF, 1u << 20);
     src = calloc(1, sizeof(*src));
     if (src == NULL || (src->path = strdup(path)) == NULL) {
         r = avtb_error_set(err, AVTB_ERR_NOMEM, "%s: out of memory", path);

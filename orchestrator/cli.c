@@ -15,6 +15,7 @@
 static const avtb_cmd *const commands[] = {
     &avtb_cmd_run,
     &avtb_cmd_validate,
+    &avtb_cmd_analyze,
     &avtb_cmd_doctor,
     NULL,
 };

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "collectors/analyze.h"
+#include "collectors/canaries.h"
 #include "collectors/collector.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -545,34 +546,59 @@ static void free_run(run *r)
     free(r->console);
 }
 
+/* Tokens and document metadata of the run, compiled for the analysis. */
+static avtb_err run_patterns(run *r, avtb_canaries **cout, avtb_patterns **out, avtb_error *err)
+{
+    avtb_canaries *c = avtb_canaries_new();
+    avtb_err e = c ? AVTB_OK : avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
+
+    for (size_t i = 0; e == AVTB_OK && i < r->ndocs; i++) {
+        const avtb_honeydoc *d = r->docs[i];
+
+        e = avtb_canaries_add(c, d->token, d->guest_path, d->md5, d->sha1, d->sha256, err);
+    }
+    if (e == AVTB_OK)
+        e = avtb_canaries_compile(c, out, err);
+    *cout = c;
+    return e;
+}
+
 /* Analysis and report: always run, on whatever evidence exists. */
 static int conclude(run *r)
 {
+    avtb_analysis an = {0};
     avtb_findings findings = {0};
-    avtb_analyze_stats stats = {0};
     avtb_expect_result results[16] = {0};
     avtb_report rep = {0};
     avtb_error err = {0};
+    avtb_analyze_opts opts;
+    avtb_canaries *canaries = NULL;
+    avtb_patterns *pats = NULL;
     char *pcap = avtb_path_join(r->evdir, "capture.pcap");
-    const char **tokens = calloc(r->ndocs + 1, sizeof(*tokens));
     struct stat st;
     int code;
 
     phase_begin(r, "analysis");
-    for (size_t i = 0; tokens != NULL && i < r->ndocs; i++)
-        tokens[i] = r->docs[i]->token;
-    if (pcap == NULL || tokens == NULL) {
+    avtb_analyze_opts_default(&opts);
+    if (pcap == NULL) {
         add_reason(r, "out of memory before analysis");
     } else if (stat(pcap, &st) < 0) {
         add_reason(r, "no network capture to analyse");
-    } else if (avtb_analyze_pcap(pcap, tokens, r->ndocs, &findings, &stats, &err) != AVTB_OK) {
+    } else if (run_patterns(r, &canaries, &pats, &err) != AVTB_OK ||
+               avtb_analyze_capture(pcap, pats, avtb_canaries_token_docs(canaries), &opts, &an,
+                                    &err) != AVTB_OK) {
         add_reason(r, "analysis failed: %s", err.msg);
     } else {
-        avtb_findings_sort(&findings);
-        avtb_info("%s: analysed %llu packets in %llu flows, %zu findings", r->s->name,
-                  (unsigned long long)stats.packets, (unsigned long long)stats.flows,
-                  findings.count);
+        findings = an.findings; /* transferred */
+        memset(&an.findings, 0, sizeof(an.findings));
+        avtb_info("%s: analysed %llu packets in %llu flows, %zu findings, %llu anomalies",
+                  r->s->name, (unsigned long long)an.stats.packets,
+                  (unsigned long long)an.stats.flows, findings.count,
+                  (unsigned long long)an.anomaly_total);
     }
+    avtb_analysis_clear(&an);
+    avtb_patterns_free(pats);
+    avtb_canaries_free(canaries);
     phase_end(r);
 
     avtb_utc_now(r->finished);
@@ -604,7 +630,6 @@ static int conclude(run *r)
     }
     mark_incomplete(r, !rep.complete || code == AVTB_EXIT_INFRA);
     avtb_findings_clear(&findings);
-    free(tokens);
     free(pcap);
     return code;
 }

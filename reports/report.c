@@ -26,34 +26,48 @@ static const char *doc_of_token(const avtb_report *r, const char *token)
     return NULL;
 }
 
+json_t *avtb_finding_json(const avtb_finding *f)
+{
+    json_t *enc = json_array();
+    json_t *o;
+
+    if (enc != NULL && f->encoding != NULL) {
+        char *copy = strdup(f->encoding), *save = NULL;
+
+        for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save))
+            json_array_append_new(enc, json_string(t));
+        free(copy);
+    }
+    o = json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:I, s:f, s:I, s:I}", "token", f->token, "kind",
+                  f->kind == AVTB_FINDING_CONTENT ? "content" : "metadata", "encoding", enc,
+                  "protocol", f->protocol, "dst", endpoint_json(&f->dst), "src",
+                  endpoint_json(&f->src), "flow", (json_int_t)f->flow, "time", f->time, "bytes",
+                  (json_int_t)f->bytes, "offset", (json_int_t)f->offset);
+    if (o == NULL)
+        return NULL;
+    json_object_set_new(o, "document", f->document ? json_string(f->document) : json_null());
+    if (f->member != NULL)
+        json_object_set_new(o, "member", json_string(f->member));
+    return o;
+}
+
 static json_t *findings_json(const avtb_report *r)
 {
     json_t *arr = json_array();
 
     for (size_t i = 0; arr != NULL && i < r->findings->count; i++) {
         const avtb_finding *f = &r->findings->items[i];
-        const char *doc = doc_of_token(r, f->token);
-        json_t *enc = json_array();
-        json_t *o;
+        json_t *o = avtb_finding_json(f);
 
-        if (enc != NULL && f->encoding != NULL) {
-            char *copy = strdup(f->encoding), *save = NULL;
-
-            for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t;
-                 t = strtok_r(NULL, ",", &save))
-                json_array_append_new(enc, json_string(t));
-            free(copy);
-        }
-        o = json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:I, s:f, s:I}", "token", f->token, "kind",
-                      f->kind == AVTB_FINDING_CONTENT ? "content" : "metadata", "encoding", enc,
-                      "protocol", f->protocol, "dst", endpoint_json(&f->dst), "src",
-                      endpoint_json(&f->src), "flow", (json_int_t)f->flow, "time", f->time,
-                      "offset", (json_int_t)f->offset);
         if (o == NULL) {
             json_decref(arr);
             return NULL;
         }
-        json_object_set_new(o, "document", doc ? json_string(doc) : json_null());
+        if (f->document == NULL) {
+            const char *doc = doc_of_token(r, f->token);
+
+            json_object_set_new(o, "document", doc ? json_string(doc) : json_null());
+        }
         json_array_append_new(arr, o);
     }
     return arr;

@@ -6,6 +6,7 @@
 #ifndef AVTB_REPORT_H
 #define AVTB_REPORT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -39,6 +40,9 @@ typedef struct avtb_report {
     const avtb_expect_result *results; /* scenario->nexpects entries */
     int exit_code;
 } avtb_report;
+
+/* One finding as report.json and `avtb analyze --json` write it (a contract). */
+json_t *avtb_finding_json(const avtb_finding *f);
 
 /* Writes DIR/report.json atomically. */
 avtb_err avtb_report_write_json(const avtb_report *r, const char *dir, avtb_error *err) AVTB_WUR;

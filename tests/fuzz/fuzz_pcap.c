@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer harness: arbitrary bytes as a capture file through the whole
- * analysis (avtb_analyze_pcap: libpcap framing, decode, flows, reassembly,
- * HTTP framing, matching) with two fixed tokens that the seeds carry.
+ * analysis (avtb_analyze_capture: libpcap framing, decode, defragmentation,
+ * flows, reassembly, HTTP/DNS/TLS parsing, decoding, matching) with two
+ * fixed tokens that the seeds carry. The pattern set is compiled once.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -20,9 +21,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static char path[64];
     static int fd = -1;
-    avtb_findings f = {0};
+    static avtb_patterns *p;
+    static avtb_analyze_opts o;
+    avtb_analysis a;
     avtb_error err = {0};
 
+    if (p == NULL) {
+        if (avtb_patterns_new(tokens, 2, NULL, 0, &p, &err) != AVTB_OK)
+            __builtin_trap();
+        avtb_analyze_opts_default(&o);
+        /* Small limits, so bombs and caps are reached within a fuzz input. */
+        o.message_cap = 1u << 20;
+        o.buffer_memcap = 4u << 20;
+        o.transform.max_step_output = 1u << 20;
+        o.transform.max_total_output = 4u << 20;
+    }
     /* The public entry point takes a path: a memfd gives one without touching the disk. */
     if (fd < 0) {
         fd = memfd_create("fuzz_pcap", MFD_CLOEXEC);
@@ -32,8 +45,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
         return 0;
-    if (avtb_analyze_pcap(path, tokens, 2, &f, NULL, &err) != AVTB_OK && err.msg[0] == '\0')
-        __builtin_trap(); /* every failure must say why */
-    avtb_findings_clear(&f);
+    if (avtb_analyze_capture(path, p, NULL, &o, &a, &err) != AVTB_OK) {
+        if (err.msg[0] == '\0')
+            __builtin_trap(); /* every failure must say why */
+        return 0;
+    }
+    avtb_analysis_clear(&a);
     return 0;
 }
