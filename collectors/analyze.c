@@ -10,11 +10,13 @@
 #include "collectors/analyze.h"
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "collectors/app-detect.h"
 #include "collectors/app-dns.h"
@@ -41,6 +43,9 @@ void avtb_analyze_opts_default(avtb_analyze_opts *o)
     avtb_transform_limits_default(&o->transform);
     o->message_cap = 16u << 20;
     o->buffer_memcap = 128u << 20;
+    o->queue_cap = 64u << 20;
+    /* Scanning in a thread of its own pays from two processors on. */
+    o->threads = sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
 }
 
 typedef struct analyzer analyzer;
@@ -75,19 +80,73 @@ typedef struct flow_state {
     avtb_tls_session *tls;
     avtb_dns_tcp *dns;
     rawbuf raw[2];
-    const rawbuf *cur_raw; /* the raw buffer being scanned, or NULL */
-    uint64_t tls_in;       /* bytes the server sent on a TLS flow */
-    char host[256];        /* the server's name from the last request, for raw messages */
-    bool http_seen;        /* the client spoke HTTP (its raw leftovers and replies are http too) */
-    unsigned cur_dir;      /* direction of the message being scanned */
-    double cur_ts;
+    uint64_t tls_in;      /* bytes the server sent on a TLS flow */
+    char host[256];       /* the server's name from the last request, for raw messages */
+    bool http_seen;       /* the client spoke HTTP (its raw leftovers and replies are http too) */
+    uint64_t cur_request; /* 1 + index of the HTTP request whose message is being scanned, or 0 */
+    uint64_t messages;    /* messages of this flow that are not parts of an HTTP request */
 } flow_state;
+
+/* Anomalies by kind, as one thread collects them. */
+typedef struct anomaly_list {
+    avtb_anomaly *items;
+    size_t n;
+    uint64_t total;
+} anomaly_list;
+
+/* Where a message came from: what turns its hits into findings. Copied with a job. */
+typedef struct origin {
+    uint64_t flow_id;
+    avtb_flow_key key;
+    unsigned client; /* key index of the client */
+    unsigned dir;    /* 0: client → server */
+    uint64_t unit;   /* what the message belongs to in its flow: an HTTP request, or itself */
+    size_t ncp;      /* raw messages: when their bytes arrived (see rawbuf) */
+    struct {
+        uint64_t off;
+        double ts;
+    } cp[RAW_CHECKPOINTS];
+} origin;
+
+/* What one scanning thread writes to: its own findings and anomalies. */
+typedef struct scan_out {
+    const avtb_patterns *p;
+    const char *const *token_docs;
+    avtb_scanner *scanner;
+    avtb_findings findings;
+    anomaly_list anomalies;
+    const origin *org; /* of the message being scanned */
+    double time;       /* of the message being scanned */
+    avtb_err fail;
+    avtb_error err;
+} scan_out;
+
+/* A message handed to the scanning thread, with copies of everything it borrows. */
+typedef struct job {
+    struct job *next;
+    avtb_message m;
+    origin org;
+    size_t size; /* bytes charged to the queue */
+    uint8_t buf[];
+} job;
+
+/* The scanning thread: messages in, findings out, in order (so results reproduce). */
+typedef struct worker {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t nonempty, nonfull;
+    job *head, *tail;
+    size_t bytes, cap;
+    bool done;
+    scan_out out;
+} worker;
 
 struct analyzer {
     const avtb_patterns *p;
     const char *const *token_docs;
     const avtb_analyze_opts *o;
-    avtb_scanner *scanner;
+    scan_out local; /* scanning in this thread (no worker), and this thread's anomalies */
+    worker *w;      /* NULL: scan inline */
     avtb_flow_table *flows;
     avtb_tcp_reasm *reasm;
     avtb_defrag *defrag;
@@ -102,57 +161,75 @@ struct analyzer {
 
 /* --- anomalies ------------------------------------------------------------ */
 
-static void anomaly(analyzer *a, const char *what)
+static avtb_err anomaly_add(anomaly_list *l, const char *what, uint64_t count, uint64_t flow,
+                            double ts)
 {
-    avtb_analysis *o = a->out;
     avtb_anomaly *x;
 
-    o->anomaly_total++;
+    l->total += count;
     if (getenv("AVTB_DEBUG_ANOMALIES"))
-        fprintf(stderr, "anomaly: flow %llu: %s\n", (unsigned long long)a->cur_flow, what);
-    for (size_t i = 0; i < o->nanomalies; i++)
-        if (strcmp(o->anomalies[i].what, what) == 0) {
-            o->anomalies[i].count++;
-            return;
+        fprintf(stderr, "anomaly: flow %llu: %s\n", (unsigned long long)flow, what);
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->items[i].what, what) == 0) {
+            l->items[i].count += count;
+            if (ts < l->items[i].first_time) {
+                l->items[i].first_time = ts;
+                l->items[i].first_flow = flow;
+            }
+            return AVTB_OK;
         }
-    if (o->nanomalies == MAX_ANOMALY_KINDS) {
+    if (l->n == MAX_ANOMALY_KINDS) {
         /* The last slot collects every further kind. */
-        o->anomalies[MAX_ANOMALY_KINDS - 1].count++;
-        return;
+        l->items[MAX_ANOMALY_KINDS - 1].count += count;
+        return AVTB_OK;
     }
-    if (o->nanomalies == MAX_ANOMALY_KINDS - 1)
+    if (l->n == MAX_ANOMALY_KINDS - 1)
         what = "further kinds of anomalies (not listed separately)";
-    x = reallocarray(o->anomalies, o->nanomalies + 1, sizeof(*x));
-    if (x == NULL) {
-        a->fail = AVTB_ERR_NOMEM;
-        return;
-    }
-    o->anomalies = x;
-    x = &o->anomalies[o->nanomalies];
+    x = reallocarray(l->items, l->n + 1, sizeof(*x));
+    if (x == NULL)
+        return AVTB_ERR_NOMEM;
+    l->items = x;
+    x = &l->items[l->n];
     x->what = strdup(what);
-    if (x->what == NULL) {
-        a->fail = AVTB_ERR_NOMEM;
-        return;
-    }
-    x->count = 1;
-    x->first_flow = a->cur_flow;
-    x->first_time = a->cur_ts;
-    o->nanomalies++;
+    if (x->what == NULL)
+        return AVTB_ERR_NOMEM;
+    x->count = count;
+    x->first_flow = flow;
+    x->first_time = ts;
+    l->n++;
+    return AVTB_OK;
 }
 
-static void anomaly_cb(void *ctx, const char *what)
+static void anomaly_list_clear(anomaly_list *l)
 {
-    anomaly(ctx, what);
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i].what);
+    free(l->items);
+    memset(l, 0, sizeof(*l));
+}
+
+static void anomaly(analyzer *a, const char *what)
+{
+    if (anomaly_add(&a->local.anomalies, what, 1, a->cur_flow, a->cur_ts) != AVTB_OK)
+        a->fail = AVTB_ERR_NOMEM;
+}
+
+/* The decoder chain's anomalies, from whichever thread scans. */
+static void scan_anomaly(void *ctx, const char *what)
+{
+    scan_out *so = ctx;
+
+    if (anomaly_add(&so->anomalies, what, 1, so->org ? so->org->flow_id : 0, so->time) != AVTB_OK)
+        so->fail = AVTB_ERR_NOMEM;
 }
 
 /* --- findings ------------------------------------------------------------- */
 
 static void on_hit(void *ctx, const avtb_message *m, const avtb_scan_hit *h)
 {
-    flow_state *fs = ctx;
-    analyzer *a = fs->a;
-    const avtb_flow *flow = fs->flow;
-    unsigned client = flow->client, sender = fs->cur_dir == 0 ? client : !client;
+    scan_out *so = ctx;
+    const origin *org = so->org;
+    unsigned sender = org->dir == 0 ? org->client : !org->client;
     char enc[1024];
     size_t w = 0;
     avtb_finding f;
@@ -167,48 +244,202 @@ static void on_hit(void *ctx, const avtb_message *m, const avtb_scan_hit *h)
         w += (size_t)n;
     }
     /* The strings are borrowed: avtb_findings_add() copies them. */
-    f.token = (char *)avtb_patterns_token(a->p, h->token);
+    f.token = (char *)avtb_patterns_token(so->p, h->token);
     f.kind = h->kind == AVTB_HIT_CONTENT ? AVTB_FINDING_CONTENT : AVTB_FINDING_METADATA;
     f.protocol = (char *)m->protocol;
     f.encoding = enc;
-    f.document = a->token_docs ? (char *)a->token_docs[h->token] : NULL;
+    f.document = so->token_docs ? (char *)so->token_docs[h->token] : NULL;
     f.member = (char *)h->member;
-    avtb_flow_addr_str(&flow->key, sender, f.src.ip);
-    f.src.port = flow->key.port[sender];
-    avtb_flow_addr_str(&flow->key, !sender, f.dst.ip);
-    f.dst.port = flow->key.port[!sender];
+    avtb_flow_addr_str(&org->key, sender, f.src.ip);
+    f.src.port = org->key.port[sender];
+    avtb_flow_addr_str(&org->key, !sender, f.dst.ip);
+    f.dst.port = org->key.port[!sender];
     /* The host names the server: dst for what the guest sends, src for replies. */
-    (fs->cur_dir == 0 ? &f.dst : &f.src)->host = (char *)m->host;
-    f.flow = flow->id;
+    (org->dir == 0 ? &f.dst : &f.src)->host = (char *)m->host;
+    f.flow = org->flow_id;
     f.time = m->time;
-    if (fs->cur_raw != NULL && h->kind == AVTB_HIT_CONTENT && h->nencoding == 0) {
+    if (org->ncp > 0 && h->kind == AVTB_HIT_CONTENT && h->nencoding == 0) {
         /* Dated by the segment that completed the token. */
         uint64_t end = h->offset + strlen(f.token);
-        const rawbuf *b = fs->cur_raw;
 
-        for (size_t i = 0; i < b->ncp; i++)
-            if (b->cp[i].off >= end) {
-                f.time = b->cp[i].ts;
+        for (size_t i = 0; i < org->ncp; i++)
+            if (org->cp[i].off >= end) {
+                f.time = org->cp[i].ts;
                 break;
             }
     }
     f.offset = h->offset;
     f.bytes = m->len;
-    if (avtb_findings_add(&a->out->findings, &f) != AVTB_OK && a->fail == AVTB_OK)
+    f.unit = org->unit;
+    f.declared = (unsigned)m->nencoding;
+    if (avtb_findings_add(&so->findings, &f) != AVTB_OK && so->fail == AVTB_OK)
+        so->fail = AVTB_ERR_NOMEM;
+}
+
+static void scan_now(scan_out *so, const avtb_message *m, const origin *org)
+{
+    avtb_err r;
+
+    if (so->fail != AVTB_OK)
+        return;
+    so->org = org;
+    so->time = m->time;
+    r = avtb_scan_message(so->scanner, m, on_hit, so, &so->err);
+    if (r != AVTB_OK && so->fail == AVTB_OK)
+        so->fail = r;
+    so->org = NULL;
+}
+
+/* --- the scanning thread ---------------------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+
+    for (;;) {
+        job *j;
+
+        pthread_mutex_lock(&w->mu);
+        while (w->head == NULL && !w->done)
+            pthread_cond_wait(&w->nonempty, &w->mu);
+        j = w->head;
+        if (j != NULL) {
+            w->head = j->next;
+            if (w->head == NULL)
+                w->tail = NULL;
+            w->bytes -= j->size;
+            pthread_cond_signal(&w->nonfull);
+        }
+        pthread_mutex_unlock(&w->mu);
+        if (j == NULL)
+            return NULL; /* done and drained */
+        scan_now(&w->out, &j->m, &j->org);
+        free(j);
+    }
+}
+
+/* Queues a copy of m for the worker; waits while the queue is at its cap. */
+static avtb_err enqueue(worker *w, const avtb_message *m, const origin *org)
+{
+    size_t hl = m->host ? strlen(m->host) + 1 : 0, nl = m->name ? strlen(m->name) + 1 : 0;
+    size_t size = sizeof(job) + m->len + hl + nl;
+    job *j = malloc(size);
+
+    if (j == NULL)
+        return AVTB_ERR_NOMEM;
+    j->next = NULL;
+    j->m = *m;
+    j->org = *org;
+    j->size = size;
+    memcpy(j->buf, m->data, m->len);
+    j->m.data = j->buf;
+    if (hl) {
+        memcpy(j->buf + m->len, m->host, hl);
+        j->m.host = (const char *)j->buf + m->len;
+    }
+    if (nl) {
+        memcpy(j->buf + m->len + hl, m->name, nl);
+        j->m.name = (const char *)j->buf + m->len + hl;
+    }
+    pthread_mutex_lock(&w->mu);
+    while (w->bytes > 0 && w->bytes + size > w->cap)
+        pthread_cond_wait(&w->nonfull, &w->mu);
+    if (w->tail != NULL)
+        w->tail->next = j;
+    else
+        w->head = j;
+    w->tail = j;
+    w->bytes += size;
+    pthread_cond_signal(&w->nonempty);
+    pthread_mutex_unlock(&w->mu);
+    return AVTB_OK;
+}
+
+/* Lets the worker drain its queue and stop; joins it. */
+static void worker_stop(worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->done = true;
+    pthread_cond_signal(&w->nonempty);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+}
+
+static void worker_free(worker *w)
+{
+    if (w == NULL)
+        return;
+    for (job *j = w->head, *next; j != NULL; j = next) {
+        next = j->next;
+        free(j);
+    }
+    avtb_scanner_free(w->out.scanner);
+    avtb_findings_clear(&w->out.findings);
+    anomaly_list_clear(&w->out.anomalies);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->nonempty);
+    pthread_cond_destroy(&w->nonfull);
+    free(w);
+}
+
+static worker *worker_start(analyzer *a)
+{
+    worker *w = calloc(1, sizeof(*w));
+
+    if (w == NULL)
+        return NULL;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->nonempty, NULL);
+    pthread_cond_init(&w->nonfull, NULL);
+    w->cap = a->o->queue_cap;
+    w->out.p = a->p;
+    w->out.token_docs = a->token_docs;
+    w->out.scanner = avtb_scanner_new(a->p, &a->o->transform, scan_anomaly, &w->out);
+    if (w->out.scanner == NULL || pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        worker_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+/* --- messages ------------------------------------------------------------- */
+
+static void origin_of(flow_state *fs, unsigned dir, const rawbuf *raw, origin *org)
+{
+    /* An HTTP request's messages (body, decoded body, parts) are one unit;
+     * every other message is a unit of its own. Units of a flow never collide:
+     * requests count up from 1, other messages down from the top. */
+    org->unit = fs->cur_request ? fs->cur_request : UINT64_MAX - fs->messages++;
+    org->flow_id = fs->flow->id;
+    org->key = fs->flow->key;
+    org->client = fs->flow->client;
+    org->dir = dir;
+    org->ncp = raw ? raw->ncp : 0;
+    if (raw != NULL)
+        memcpy(org->cp, raw->cp, raw->ncp * sizeof(raw->cp[0]));
+}
+
+/* Every message of the analysis goes through here: scanned now, or by the worker. */
+static void scan_raw(flow_state *fs, unsigned dir, const avtb_message *m, const rawbuf *raw)
+{
+    analyzer *a = fs->a;
+    origin org;
+
+    if (a->fail != AVTB_OK)
+        return;
+    origin_of(fs, dir, raw, &org);
+    if (a->w == NULL) {
+        scan_now(&a->local, m, &org);
+        if (a->local.fail != AVTB_OK)
+            a->fail = a->local.fail;
+    } else if (enqueue(a->w, m, &org) != AVTB_OK) {
         a->fail = AVTB_ERR_NOMEM;
+    }
 }
 
 static void scan(flow_state *fs, unsigned dir, const avtb_message *m)
 {
-    analyzer *a = fs->a;
-    avtb_err r;
-
-    if (a->fail != AVTB_OK)
-        return;
-    fs->cur_dir = dir;
-    r = avtb_scan_message(a->scanner, m, on_hit, fs, a->err);
-    if (r != AVTB_OK && a->fail == AVTB_OK)
-        a->fail = r;
+    scan_raw(fs, dir, m, NULL);
 }
 
 /* Parsers' messages, by the direction they were sent in. */
@@ -243,13 +474,12 @@ static void raw_emit(flow_state *fs, unsigned dir, raw_mode mode)
         m.len = b->len;
         m.offset = b->offset;
         m.time = b->ts;
-        fs->cur_raw = b;
-        scan(fs, dir, &m);
-        fs->cur_raw = NULL;
+        scan_raw(fs, dir, &m, b);
     }
     if (mode == RAW_CONTINUE && b->len > RAW_OVERLAP)
         keep = RAW_OVERLAP;
-    memmove(b->data, b->data + b->len - keep, keep);
+    if (keep > 0)
+        memmove(b->data, b->data + b->len - keep, keep);
     fs->a->buffered -= b->len - keep;
     b->offset += b->len - keep;
     b->len = keep;
@@ -337,11 +567,12 @@ static void on_http_message(void *ctx, const avtb_message *m, const avtb_http_re
 {
     flow_state *fs = ctx;
 
-    (void)req;
     fs->http_seen = true;
     if (m->host != NULL)
         snprintf(fs->host, sizeof(fs->host), "%s", m->host);
+    fs->cur_request = req->index + 1;
     scan(fs, 0, m);
+    fs->cur_request = 0;
 }
 
 static void on_flow_anomaly(void *ctx, const char *what)
@@ -672,7 +903,6 @@ static void datagram(flow_state *fs, unsigned dir, const avtb_decoded *d, double
         /* Not (all) DNS: the datagram is searched as it is too. */
         m.protocol = "dns";
     }
-    fs->cur_dir = dir;
     scan(fs, dir, &m);
 }
 
@@ -824,6 +1054,94 @@ static double mono_now(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* Which of two findings of one token in one unit to keep. */
+static bool finding_better(const avtb_finding *a, const avtb_finding *b)
+{
+    if (a->kind != b->kind)
+        return a->kind == AVTB_FINDING_CONTENT;
+    /* What the protocol parser understood says more than what a decoder guessed. */
+    if (a->declared != b->declared)
+        return a->declared > b->declared;
+    if ((a->encoding ? strlen(a->encoding) : 0) != (b->encoding ? strlen(b->encoding) : 0))
+        return (a->encoding ? strlen(a->encoding) : 0) < (b->encoding ? strlen(b->encoding) : 0);
+    return a->time < b->time;
+}
+
+static int cmp_unit(const void *pa, const void *pb)
+{
+    const avtb_finding *a = pa, *b = pb;
+    int c;
+
+    if (a->flow != b->flow)
+        return a->flow < b->flow ? -1 : 1;
+    if (a->unit != b->unit)
+        return a->unit < b->unit ? -1 : 1;
+    if (strcmp(a->src.ip, b->src.ip) != 0)
+        return strcmp(a->src.ip, b->src.ip);
+    c = strcmp(a->token, b->token);
+    if (c != 0)
+        return c;
+    return finding_better(a, b) ? -1 : finding_better(b, a) ? 1 : 0;
+}
+
+/*
+ * One finding per token per message (the contract): an HTTP request yields
+ * several messages (the body as sent, decoded, its parts), and each may show
+ * the same token. The best of them stays.
+ */
+static void dedup_findings(avtb_findings *l)
+{
+    size_t w = 0;
+
+    if (l->count < 2)
+        return;
+    qsort(l->items, l->count, sizeof(l->items[0]), cmp_unit);
+    for (size_t i = 0; i < l->count; i++) {
+        avtb_finding *f = &l->items[i];
+
+        if (w > 0) {
+            const avtb_finding *k = &l->items[w - 1];
+
+            if (k->flow == f->flow && k->unit == f->unit && strcmp(k->src.ip, f->src.ip) == 0 &&
+                k->src.port == f->src.port && strcmp(k->token, f->token) == 0) {
+                avtb_findings_drop(f);
+                continue;
+            }
+        }
+        l->items[w++] = *f;
+    }
+    l->count = w;
+}
+
+/* Moves the findings and anomalies one scanning thread collected into out. */
+static avtb_err merge(avtb_analysis *out, scan_out *so)
+{
+    for (size_t i = 0; i < so->findings.count; i++) {
+        avtb_err r = avtb_findings_add(&out->findings, &so->findings.items[i]);
+
+        if (r != AVTB_OK)
+            return r;
+    }
+    avtb_findings_clear(&so->findings);
+    return AVTB_OK;
+}
+
+static avtb_err merge_anomalies(anomaly_list *into, const anomaly_list *from)
+{
+    for (size_t i = 0; i < from->n; i++) {
+        const avtb_anomaly *x = &from->items[i];
+        avtb_err r = anomaly_add(into, x->what, x->count, x->first_flow, x->first_time);
+
+        if (r != AVTB_OK)
+            return r;
+    }
+    /* Counts beyond the listed kinds were added to the last slot's total already. */
+    into->total += from->total;
+    for (size_t i = 0; i < from->n; i++)
+        into->total -= from->items[i].count;
+    return AVTB_OK;
+}
+
 avtb_err avtb_analyze_capture(const char *pcap_path, const avtb_patterns *p,
                               const char *const *token_docs, const avtb_analyze_opts *o,
                               avtb_analysis *out, avtb_error *err)
@@ -832,6 +1150,7 @@ avtb_err avtb_analyze_capture(const char *pcap_path, const avtb_patterns *p,
     avtb_defrag_limits dl;
     avtb_err r = AVTB_ERR_NOMEM;
     double t0 = mono_now();
+    const avtb_scan_stats *ss;
     analyzer a;
 
     memset(out, 0, sizeof(*out));
@@ -841,15 +1160,27 @@ avtb_err avtb_analyze_capture(const char *pcap_path, const avtb_patterns *p,
     a.o = o;
     a.out = out;
     a.err = err;
+    a.local.p = p;
+    a.local.token_docs = token_docs;
     a.sink = (avtb_tcp_sink){.data = tcp_data, .gap = tcp_gap, .truncated = tcp_truncated};
     avtb_defrag_limits_default(&dl);
-    a.scanner = avtb_scanner_new(p, &o->transform, anomaly_cb, &a);
+    if (o->threads >= 2) {
+        a.w = worker_start(&a);
+        if (a.w == NULL) {
+            r = avtb_error_set(err, AVTB_ERR_NOMEM, "%s: cannot start the scanning thread",
+                               pcap_path);
+            goto out;
+        }
+    } else {
+        a.local.scanner = avtb_scanner_new(p, &o->transform, scan_anomaly, &a.local);
+    }
     a.flows = avtb_flow_table_new(o->stream.max_flows, flow_state_free);
     a.reasm = avtb_tcp_reasm_new(&o->stream);
     a.defrag = avtb_defrag_new(&dl, on_defrag_anomaly, &a);
     if (a.flows != NULL)
         avtb_flow_table_set_evictable(a.flows, flow_evictable, 0);
-    if (a.scanner == NULL || a.flows == NULL || a.reasm == NULL || a.defrag == NULL) {
+    if ((a.w == NULL && a.local.scanner == NULL) || a.flows == NULL || a.reasm == NULL ||
+        a.defrag == NULL) {
         r = avtb_error_set(err, AVTB_ERR_NOMEM, "%s: out of memory", pcap_path);
         goto out;
     }
@@ -882,27 +1213,49 @@ avtb_err avtb_analyze_capture(const char *pcap_path, const avtb_patterns *p,
     }
     avtb_defrag_flush(a.defrag);
     avtb_flow_table_foreach(a.flows, flush_flow, NULL);
+    if (a.w != NULL) {
+        worker_stop(a.w);
+        if (a.w->out.fail != AVTB_OK && a.fail == AVTB_OK)
+            a.fail = a.w->out.fail;
+    }
     if (a.fail != AVTB_OK) {
         r = avtb_error_set(err, a.fail, "%s: out of memory", pcap_path);
         goto out;
     }
+    r = merge(out, &a.local);
+    if (r == AVTB_OK && a.w != NULL)
+        r = merge(out, &a.w->out);
+    if (r == AVTB_OK && a.w != NULL)
+        r = merge_anomalies(&a.local.anomalies, &a.w->out.anomalies);
+    if (r != AVTB_OK) {
+        r = avtb_error_set(err, r, "%s: out of memory", pcap_path);
+        goto out;
+    }
+    /* Transferred: the analysis owns the anomaly list now. */
+    out->anomalies = a.local.anomalies.items;
+    out->nanomalies = a.local.anomalies.n;
+    out->anomaly_total = a.local.anomalies.total;
+    memset(&a.local.anomalies, 0, sizeof(a.local.anomalies));
+    dedup_findings(&out->findings);
     avtb_findings_sort(&out->findings);
     out->stats.flows = avtb_flow_table_count(a.flows);
-    {
-        const avtb_scan_stats *ss = avtb_scanner_stats(a.scanner);
-
-        out->stats.messages = ss->messages;
-        out->stats.message_bytes = ss->message_bytes;
-        out->stats.views = ss->views;
-        out->stats.view_bytes = ss->view_bytes;
-    }
+    ss = avtb_scanner_stats(a.w != NULL ? a.w->out.scanner : a.local.scanner);
+    out->stats.messages = ss->messages;
+    out->stats.message_bytes = ss->message_bytes;
+    out->stats.views = ss->views;
+    out->stats.view_bytes = ss->view_bytes;
     r = AVTB_OK;
 out:
+    if (a.w != NULL && !a.w->done)
+        worker_stop(a.w); /* error paths: let it finish what is queued, then free */
+    worker_free(a.w);
     avtb_pcap_source_free(src);
     avtb_flow_table_free(a.flows); /* before reasm: sessions give back their memory */
     avtb_tcp_reasm_free(a.reasm);
     avtb_defrag_free(a.defrag);
-    avtb_scanner_free(a.scanner);
+    avtb_scanner_free(a.local.scanner);
+    avtb_findings_clear(&a.local.findings);
+    anomaly_list_clear(&a.local.anomalies);
     out->stats.seconds = mono_now() - t0;
     if (r != AVTB_OK)
         avtb_analysis_clear(out);

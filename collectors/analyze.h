@@ -25,6 +25,8 @@ typedef struct avtb_analyze_opts {
     avtb_transform_limits transform; /* decoder chain */
     size_t message_cap;              /* bytes of one message (HTTP body, raw stream window) */
     uint64_t buffer_memcap;          /* message bytes buffered over all flows at once */
+    size_t queue_cap;                /* message bytes queued for the scanning thread */
+    unsigned threads; /* 1: scan in the calling thread; 2: a scanning thread beside it */
 } avtb_analyze_opts;
 
 void avtb_analyze_opts_default(avtb_analyze_opts *o);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void finding_free(avtb_finding *f)
+void avtb_findings_drop(avtb_finding *f)
 {
     free(f->token);
     free(f->protocol);
@@ -55,7 +55,7 @@ avtb_err avtb_findings_add(avtb_findings *list, const avtb_finding *f)
     copy.document = dup_opt(f->document, &fail);
     copy.member = dup_opt(f->member, &fail);
     if (fail) {
-        finding_free(&copy);
+        avtb_findings_drop(&copy);
         return AVTB_ERR_NOMEM;
     }
     list->items[list->count++] = copy;
@@ -100,7 +100,7 @@ void avtb_findings_sort(avtb_findings *list)
 void avtb_findings_clear(avtb_findings *list)
 {
     for (size_t i = 0; i < list->count; i++)
-        finding_free(&list->items[i]);
+        avtb_findings_drop(&list->items[i]);
     free(list->items);
     list->items = NULL;
     list->count = 0;

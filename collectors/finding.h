@@ -35,6 +35,11 @@ typedef struct avtb_finding {
     uint64_t flow;   /* flow number within the capture, 1-based */
     double time;     /* capture timestamp, seconds since the epoch */
     uint64_t offset; /* byte offset of the match in its stream or datagram */
+    /* For the analysis: the unit within the flow the finding belongs to (an HTTP
+     * request's messages are one unit) and how many encodings the protocol
+     * declared. Not part of the output. */
+    uint64_t unit;
+    unsigned declared;
 } avtb_finding;
 
 typedef struct avtb_findings {
@@ -47,6 +52,8 @@ typedef struct avtb_findings {
 avtb_err avtb_findings_add(avtb_findings *list, const avtb_finding *f) AVTB_WUR;
 /* Sorts by time, then flow, then token. */
 void avtb_findings_sort(avtb_findings *list);
+/* Frees the strings of one finding (not the finding itself). */
+void avtb_findings_drop(avtb_finding *f);
 /* Frees the items, leaves an empty list. */
 void avtb_findings_clear(avtb_findings *list);
 

@@ -69,13 +69,18 @@ typedef struct walk {
 } walk;
 
 /* A content hit beats a metadata one; then fewer decodings; then the first seen. */
-static bool better(const best *b, avtb_hit_kind kind, size_t depth)
+static bool better(const best *b, avtb_hit_kind kind, size_t depth, const char *form)
 {
     if (!b->set)
         return true;
     if (kind != b->hit.kind)
         return kind == AVTB_HIT_CONTENT;
-    return depth < b->depth;
+    if (depth != b->depth)
+        return depth < b->depth;
+    /* UTF-16 text shifted by one byte matches the other byte order's form
+     * too; little-endian (what Windows writes) is the likelier truth. */
+    return form != NULL && strcmp(form, "utf16le") == 0 && b->hit.nencoding > 0 &&
+           strcmp(b->hit.encoding[b->hit.nencoding - 1], "utf16be") == 0;
 }
 
 static void offer(walk *w, avtb_hit_kind kind, size_t token, size_t doc, const char *form,
@@ -87,7 +92,7 @@ static void offer(walk *w, avtb_hit_kind kind, size_t token, size_t doc, const c
     size_t depth = v->depth + (form != NULL && kind == AVTB_HIT_CONTENT);
     avtb_scan_hit *h;
 
-    if (!better(b, kind, depth))
+    if (!better(b, kind, depth, form))
         return;
     b->set = true;
     b->depth = depth;

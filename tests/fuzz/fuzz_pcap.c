@@ -32,6 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         avtb_analyze_opts_default(&o);
         /* Small limits, so bombs and caps are reached within a fuzz input. */
         o.message_cap = 1u << 20;
+        o.threads = 1; /* one thread: libFuzzer's coverage and crash reports stay simple */
         o.buffer_memcap = 4u << 20;
         o.transform.max_step_output = 1u << 20;
         o.transform.max_total_output = 4u << 20;

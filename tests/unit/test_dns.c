@@ -135,6 +135,7 @@ static void rec_reset(void)
     memset(&R, 0, sizeof(R));
 }
 
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logf_(const char *fmt, ...)
 {
     va_list ap;
