@@ -33,6 +33,8 @@
 #define MAX_ANOMALY_KINDS 256
 /* Bytes of a raw stream kept across a message cut, so a token spanning it is seen. */
 #define RAW_OVERLAP (4 * AVTB_TOKEN_MAX_LEN)
+/* Units (see flow_state.cur_unit) of DNS messages: above any HTTP request's. */
+#define DNS_UNIT_BASE (UINT64_C(1) << 62)
 /* Arrival times kept per raw buffer, to date a hit by the segment that completed it. */
 #define RAW_CHECKPOINTS 64
 
@@ -80,11 +82,13 @@ typedef struct flow_state {
     avtb_tls_session *tls;
     avtb_dns_tcp *dns;
     rawbuf raw[2];
-    uint64_t tls_in;      /* bytes the server sent on a TLS flow */
-    char host[256];       /* the server's name from the last request, for raw messages */
-    bool http_seen;       /* the client spoke HTTP (its raw leftovers and replies are http too) */
-    uint64_t cur_request; /* 1 + index of the HTTP request whose message is being scanned, or 0 */
-    uint64_t messages;    /* messages of this flow that are not parts of an HTTP request */
+    uint64_t tls_in;    /* bytes the server sent on a TLS flow */
+    char host[256];     /* the server's name from the last request, for raw messages */
+    bool http_seen;     /* the client spoke HTTP (its raw leftovers and replies are http too) */
+    uint64_t cur_unit;  /* unit of the messages being delivered (an HTTP request, a DNS
+                           message: 1 + its number), or 0: each message its own */
+    uint64_t messages;  /* messages of this flow that are not parts of an HTTP request */
+    uint64_t dns_units; /* DNS messages of this flow (their unit numbers) */
 } flow_state;
 
 /* Anomalies by kind, as one thread collects them. */
@@ -409,7 +413,7 @@ static void origin_of(flow_state *fs, unsigned dir, const rawbuf *raw, origin *o
     /* An HTTP request's messages (body, decoded body, parts) are one unit;
      * every other message is a unit of its own. Units of a flow never collide:
      * requests count up from 1, other messages down from the top. */
-    org->unit = fs->cur_request ? fs->cur_request : UINT64_MAX - fs->messages++;
+    org->unit = fs->cur_unit ? fs->cur_unit : UINT64_MAX - fs->messages++;
     org->flow_id = fs->flow->id;
     org->key = fs->flow->key;
     org->client = fs->flow->client;
@@ -570,9 +574,9 @@ static void on_http_message(void *ctx, const avtb_message *m, const avtb_http_re
     fs->http_seen = true;
     if (m->host != NULL)
         snprintf(fs->host, sizeof(fs->host), "%s", m->host);
-    fs->cur_request = req->index + 1;
+    fs->cur_unit = req->index + 1;
     scan(fs, 0, m);
-    fs->cur_request = 0;
+    fs->cur_unit = 0;
 }
 
 static void on_flow_anomaly(void *ctx, const char *what)
@@ -662,9 +666,12 @@ static void client_data(flow_state *fs, const uint8_t *buf, size_t len, double t
             r = avtb_http_session_parse(fs->http, buf, len, ts, &n);
         else if (fs->fp == FP_TLS)
             r = avtb_tls_session_parse(fs->tls, buf, len, ts, &n);
-        else if (fs->fp == FP_DNS)
+        else if (fs->fp == FP_DNS) {
+            /* A DNS message's names, labels and records are one unit. */
+            fs->cur_unit = DNS_UNIT_BASE + fs->dns_units++;
             r = avtb_dns_tcp_parse(fs->dns, buf, len, ts, &n);
-        else {
+            fs->cur_unit = 0;
+        } else {
             raw_add(fs, 0, buf, len, ts);
             return;
         }
@@ -898,12 +905,16 @@ static void datagram(flow_state *fs, unsigned dir, const avtb_decoded *d, double
         c.anomaly = on_flow_anomaly;
         c.ctx = fs;
         a->out->stats.dns_messages++;
-        if (avtb_dns_walk(&c, d->payload, d->payload_len, ts, 0) == AVTB_PARSE_OK)
+        fs->cur_unit = DNS_UNIT_BASE + fs->dns_units++;
+        if (avtb_dns_walk(&c, d->payload, d->payload_len, ts, 0) == AVTB_PARSE_OK) {
+            fs->cur_unit = 0;
             return;
-        /* Not (all) DNS: the datagram is searched as it is too. */
+        }
+        /* Not (all) DNS: the datagram is searched as it is too, in the same unit. */
         m.protocol = "dns";
     }
     scan(fs, dir, &m);
+    fs->cur_unit = 0;
 }
 
 /* --- packets -------------------------------------------------------------- */
@@ -1054,17 +1065,35 @@ static double mono_now(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* Which of two findings of one token in one unit to keep. */
+static size_t steps(const char *encoding)
+{
+    size_t n = encoding && encoding[0] ? 1 : 0;
+
+    for (const char *p = encoding; p && *p; p++)
+        n += *p == ',';
+    return n;
+}
+
+/* Which of two findings of one token in one unit to keep; a total order. */
 static bool finding_better(const avtb_finding *a, const avtb_finding *b)
 {
+    int c;
+
     if (a->kind != b->kind)
         return a->kind == AVTB_FINDING_CONTENT;
     /* What the protocol parser understood says more than what a decoder guessed. */
     if (a->declared != b->declared)
         return a->declared > b->declared;
-    if ((a->encoding ? strlen(a->encoding) : 0) != (b->encoding ? strlen(b->encoding) : 0))
-        return (a->encoding ? strlen(a->encoding) : 0) < (b->encoding ? strlen(b->encoding) : 0);
-    return a->time < b->time;
+    if ((a->member != NULL) != (b->member != NULL))
+        return a->member != NULL;
+    if (steps(a->encoding) != steps(b->encoding))
+        return steps(a->encoding) < steps(b->encoding);
+    if (a->time != b->time)
+        return a->time < b->time;
+    c = strcmp(a->encoding ? a->encoding : "", b->encoding ? b->encoding : "");
+    if (c != 0)
+        return c < 0;
+    return a->offset < b->offset;
 }
 
 static int cmp_unit(const void *pa, const void *pb)

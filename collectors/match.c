@@ -39,7 +39,8 @@ struct avtb_matcher {
 
 /* The literals being collected before compilation. */
 typedef struct builder {
-    char **lits; /* literal bytes */
+    char **lits;        /* literal bytes */
+    char **pre, **post; /* characters allowed right before / after the literal, or NULL */
     size_t *lens;
     unsigned *flags;
     pattern *pats;
@@ -68,34 +69,78 @@ static unsigned bits_at(const uint8_t *buf, size_t bit, unsigned width)
  * placed at byte k of the encoded data that depend on the token's bytes only:
  * character j covers bits [width*j, width*j + width) and must lie inside the
  * token's bits [8k, 8(k+n)). Returns the length written to out.
+ *
+ * The characters on either side mix the token's first or last bits with a
+ * neighbour's: pre and post (each room for 65) get the characters whose
+ * token bits are right, so that a token one bit off at its edge (a decoy)
+ * does not match. Empty when there is no such character.
  */
 static size_t stable_chars(const uint8_t *tok, size_t n, size_t k, unsigned width,
-                           const char *alpha, char *out)
+                           const char *alpha, char *out, char *pre, char *post)
 {
     size_t total = k + n + 1;
     uint8_t *buf = calloc(total, 1);
-    size_t first = (8 * k + width - 1) / width, w = 0;
+    size_t first = (8 * k + width - 1) / width, w = 0, j;
+    unsigned nvals = 1u << width;
 
+    pre[0] = post[0] = '\0';
     if (buf == NULL)
         return 0;
     memcpy(buf + k, tok, n);
-    for (size_t j = first; width * j + width <= 8 * (k + n); j++)
+    for (j = first; width * j + width <= 8 * (k + n); j++)
         out[w++] = alpha[bits_at(buf, width * j, width)];
+    if (width * first > 8 * k) {
+        /* The character before: its low m bits are the token's first m. */
+        unsigned m = (unsigned)(width * first - 8 * k), t = bits_at(buf, 8 * k, m), np = 0;
+
+        for (unsigned v = 0; v < nvals; v++)
+            if ((v & ((1u << m) - 1)) == t)
+                pre[np++] = alpha[v];
+        pre[np] = '\0';
+    }
+    if (width * j < 8 * (k + n)) {
+        /* The character after: its high q bits are the token's last q. */
+        unsigned q = (unsigned)(8 * (k + n) - width * j), t = bits_at(buf, width * j, q), np = 0;
+
+        for (unsigned v = 0; v < nvals; v++)
+            if ((v >> (width - q)) == t)
+                post[np++] = alpha[v];
+        post[np] = '\0';
+    }
     free(buf);
     return w;
 }
 
+static int add_ex(builder *b, const void *lit, size_t len, unsigned flags, avtb_hit_kind kind,
+                  size_t index, const char *encoding, const char *pre, const char *post);
+
 static int add(builder *b, const void *lit, size_t len, unsigned flags, avtb_hit_kind kind,
                size_t index, const char *encoding)
+{
+    return add_ex(b, lit, len, flags, kind, index, encoding, NULL, NULL);
+}
+
+static bool same_opt(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static int add_ex(builder *b, const void *lit, size_t len, unsigned flags, avtb_hit_kind kind,
+                  size_t index, const char *encoding, const char *pre, const char *post)
 {
     char *copy;
 
     if (len == 0)
         return 0;
+    if (pre != NULL && pre[0] == '\0')
+        pre = NULL;
+    if (post != NULL && post[0] == '\0')
+        post = NULL;
     /* The same literal twice would report the same bytes twice. */
     for (size_t i = 0; i < b->n; i++)
         if (b->lens[i] == len && b->flags[i] == flags && b->pats[i].kind == kind &&
-            b->pats[i].index == index && memcmp(b->lits[i], lit, len) == 0)
+            b->pats[i].index == index && memcmp(b->lits[i], lit, len) == 0 &&
+            same_opt(b->pre[i], pre) && same_opt(b->post[i], post))
             return 0;
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 64;
@@ -116,6 +161,12 @@ static int add(builder *b, const void *lit, size_t len, unsigned flags, avtb_hit
         if ((p = realloc(b->pats, cap * sizeof(*p))) == NULL)
             return -1;
         b->pats = p;
+        if ((l = realloc(b->pre, cap * sizeof(*l))) == NULL)
+            return -1;
+        b->pre = l;
+        if ((l = realloc(b->post, cap * sizeof(*l))) == NULL)
+            return -1;
+        b->post = l;
         b->cap = cap;
     }
     copy = malloc(len);
@@ -123,33 +174,63 @@ static int add(builder *b, const void *lit, size_t len, unsigned flags, avtb_hit
         return -1;
     memcpy(copy, lit, len);
     b->lits[b->n] = copy;
+    b->pre[b->n] = pre ? strdup(pre) : NULL;
+    b->post[b->n] = post ? strdup(post) : NULL;
+    if ((pre && !b->pre[b->n]) || (post && !b->post[b->n])) {
+        free(b->pre[b->n]);
+        free(b->post[b->n]);
+        free(copy);
+        return -1;
+    }
     b->lens[b->n] = len;
     b->flags[b->n] = flags;
-    b->pats[b->n] = (pattern){.kind = kind, .index = index, .encoding = encoding, .len = len};
+    b->pats[b->n] = (pattern){.kind = kind,
+                              .index = index,
+                              .encoding = encoding,
+                              .len = len + (pre != NULL) + (post != NULL)};
     b->n++;
     return 0;
 }
 
 static void builder_free(builder *b)
 {
-    for (size_t i = 0; i < b->n; i++)
+    for (size_t i = 0; i < b->n; i++) {
         free(b->lits[i]);
+        free(b->pre[i]);
+        free(b->post[i]);
+    }
     free(b->lits);
+    free(b->pre);
+    free(b->post);
     free(b->lens);
     free(b->flags);
     free(b->pats);
 }
 
-/* A literal as a Hyperscan expression: every byte escaped, NUL included. */
-static char *escape_literal(const char *lit, size_t len)
+/* A literal as a Hyperscan expression: every byte escaped, NUL included,
+ * between the classes of characters allowed before and after it. */
+static char *escape_literal(const char *lit, size_t len, const char *pre, const char *post)
 {
-    char *e = malloc(4 * len + 1);
+    size_t np = pre ? strlen(pre) : 0, nq = post ? strlen(post) : 0;
+    char *e = malloc(4 * (len + np + nq) + 5), *w = e;
 
     if (e == NULL)
         return NULL;
-    for (size_t i = 0; i < len; i++)
-        snprintf(e + 4 * i, 5, "\\x%02x", (unsigned)(uint8_t)lit[i]);
-    e[4 * len] = '\0';
+    if (np > 0) {
+        *w++ = '[';
+        for (size_t i = 0; i < np; i++, w += 4)
+            snprintf(w, 5, "\\x%02x", (unsigned)(uint8_t)pre[i]);
+        *w++ = ']';
+    }
+    for (size_t i = 0; i < len; i++, w += 4)
+        snprintf(w, 5, "\\x%02x", (unsigned)(uint8_t)lit[i]);
+    if (nq > 0) {
+        *w++ = '[';
+        for (size_t i = 0; i < nq; i++, w += 4)
+            snprintf(w, 5, "\\x%02x", (unsigned)(uint8_t)post[i]);
+        *w++ = ']';
+    }
+    *w = '\0';
     return e;
 }
 
@@ -159,6 +240,7 @@ static char *escape_literal(const char *lit, size_t len)
 
 static int add_token_forms(builder *b, const char *token, size_t i)
 {
+    char pre[65], post[65];
     const uint8_t *t = (const uint8_t *)token;
     size_t n = strlen(token);
     char *buf = malloc(4 * n + 16);
@@ -169,18 +251,18 @@ static int add_token_forms(builder *b, const char *token, size_t i)
     if (add(b, t, n, LIT_FLAGS, AVTB_HIT_CONTENT, i, NULL) < 0)
         goto out;
     for (size_t k = 0; k < 3; k++) {
-        size_t w = stable_chars(t, n, k, 6, b64_std, buf);
+        size_t w = stable_chars(t, n, k, 6, b64_std, buf, pre, post);
 
-        if (add(b, buf, w, LIT_FLAGS, AVTB_HIT_CONTENT, i, "base64") < 0)
+        if (add_ex(b, buf, w, LIT_FLAGS, AVTB_HIT_CONTENT, i, "base64", pre, post) < 0)
             goto out;
-        w = stable_chars(t, n, k, 6, b64_url, buf);
-        if (add(b, buf, w, LIT_FLAGS, AVTB_HIT_CONTENT, i, "base64url") < 0)
+        w = stable_chars(t, n, k, 6, b64_url, buf, pre, post);
+        if (add_ex(b, buf, w, LIT_FLAGS, AVTB_HIT_CONTENT, i, "base64url", pre, post) < 0)
             goto out;
     }
     for (size_t k = 0; k < 5; k++) {
-        size_t w = stable_chars(t, n, k, 5, b32_alpha, buf);
+        size_t w = stable_chars(t, n, k, 5, b32_alpha, buf, pre, post);
 
-        if (add(b, buf, w, LIT_FLAGS_NOCASE, AVTB_HIT_CONTENT, i, "base32") < 0)
+        if (add_ex(b, buf, w, LIT_FLAGS_NOCASE, AVTB_HIT_CONTENT, i, "base32", pre, post) < 0)
             goto out;
     }
     for (size_t j = 0; j < n; j++) {
@@ -210,7 +292,7 @@ out:
 static int add_digest(builder *b, const uint8_t *d, size_t n, size_t doc, const char *hex_name,
                       const char *b64_name, const char *b64url_name)
 {
-    char buf[2 * 32 + 1];
+    char buf[2 * 32 + 1], pre[65], post[65];
     size_t w;
 
     if (d == NULL)
@@ -222,11 +304,11 @@ static int add_digest(builder *b, const uint8_t *d, size_t n, size_t doc, const 
     if (add(b, buf, 2 * n, LIT_FLAGS_NOCASE, AVTB_HIT_METADATA, doc, hex_name) < 0)
         return -1;
     /* Every full base64 character of the digest; padding and the next byte vary. */
-    w = stable_chars(d, n, 0, 6, b64_std, buf);
-    if (add(b, buf, w, LIT_FLAGS, AVTB_HIT_METADATA, doc, b64_name) < 0)
+    w = stable_chars(d, n, 0, 6, b64_std, buf, pre, post);
+    if (add_ex(b, buf, w, LIT_FLAGS, AVTB_HIT_METADATA, doc, b64_name, pre, post) < 0)
         return -1;
-    w = stable_chars(d, n, 0, 6, b64_url, buf);
-    return add(b, buf, w, LIT_FLAGS, AVTB_HIT_METADATA, doc, b64url_name);
+    w = stable_chars(d, n, 0, 6, b64_url, buf, pre, post);
+    return add_ex(b, buf, w, LIT_FLAGS, AVTB_HIT_METADATA, doc, b64url_name, pre, post);
 }
 
 static const char *basename_of(const char *path)
@@ -328,7 +410,7 @@ avtb_err avtb_patterns_new(const char *const *tokens, size_t ntokens, const avtb
         }
         for (size_t i = 0; i < b.n; i++) {
             ids[i] = (unsigned)i;
-            exprs[i] = escape_literal(b.lits[i], b.lens[i]);
+            exprs[i] = escape_literal(b.lits[i], b.lens[i], b.pre[i], b.post[i]);
             if (exprs[i] == NULL) {
                 for (size_t j = 0; j < i; j++)
                     free(exprs[j]);

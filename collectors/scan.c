@@ -69,12 +69,18 @@ typedef struct walk {
 } walk;
 
 /* A content hit beats a metadata one; then fewer decodings; then the first seen. */
-static bool better(const best *b, avtb_hit_kind kind, size_t depth, const char *form)
+static bool better(const best *b, avtb_hit_kind kind, size_t depth, const char *form, bool member)
 {
     if (!b->set)
         return true;
     if (kind != b->hit.kind)
         return kind == AVTB_HIT_CONTENT;
+    /* The same bytes seen inside an archive member (tar stores them as they
+     * are) say more: which member. */
+    if (member && b->hit.member == NULL)
+        return true;
+    if (!member && b->hit.member != NULL)
+        return false;
     if (depth != b->depth)
         return depth < b->depth;
     /* UTF-16 text shifted by one byte matches the other byte order's form
@@ -92,7 +98,7 @@ static void offer(walk *w, avtb_hit_kind kind, size_t token, size_t doc, const c
     size_t depth = v->depth + (form != NULL && kind == AVTB_HIT_CONTENT);
     avtb_scan_hit *h;
 
-    if (!better(b, kind, depth, form))
+    if (!better(b, kind, depth, form, v->member != NULL))
         return;
     b->set = true;
     b->depth = depth;
@@ -123,11 +129,48 @@ static void offer_doc(walk *w, size_t doc, const char *form, uint64_t start)
         offer(w, AVTB_HIT_METADATA, tokens[i], doc, form, start);
 }
 
+/*
+ * Where a token's base64 form has neither '+' nor '/' (nor '-' nor '_'), the
+ * base64 and base64url literals are one: the characters around the hit tell
+ * which alphabet the sender used.
+ */
+static const char *b64_alphabet(const avtb_view *v, uint64_t start)
+{
+    size_t s = (size_t)start, e = (size_t)start, lim = 4096;
+    bool url = false, std = false;
+
+    if (start >= v->len)
+        return "base64";
+    while (s > 0 && start - s < lim) {
+        uint8_t c = v->data[s - 1];
+
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/' || c == '-' || c == '_'))
+            break;
+        s--;
+    }
+    while (e < v->len && e - start < lim) {
+        uint8_t c = v->data[e];
+
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/' || c == '-' || c == '_'))
+            break;
+        e++;
+    }
+    for (size_t i = s; i < e; i++) {
+        url |= v->data[i] == '-' || v->data[i] == '_';
+        std |= v->data[i] == '+' || v->data[i] == '/';
+    }
+    return url && !std ? "base64url" : "base64";
+}
+
 static bool on_hit(void *ctx, const avtb_hit *h)
 {
     walk *w = ctx;
 
-    if (h->kind == AVTB_HIT_CONTENT)
+    if (h->kind == AVTB_HIT_CONTENT && h->encoding != NULL && strcmp(h->encoding, "base64") == 0)
+        offer(w, AVTB_HIT_CONTENT, h->token, SIZE_MAX, b64_alphabet(w->view, h->start), h->start);
+    else if (h->kind == AVTB_HIT_CONTENT)
         offer(w, AVTB_HIT_CONTENT, h->token, SIZE_MAX, h->encoding, h->start);
     else
         offer_doc(w, h->doc, h->encoding, h->start);

@@ -61,6 +61,27 @@ START_TEST(validate_exit_codes)
 }
 END_TEST
 
+/* `avtb analyze`: bad input is exit 2 with a message, never a crash. */
+START_TEST(analyze_bad_input_exit_2)
+{
+    char *argv[8] = {
+        (char *)"avtb", (char *)"analyze", (char *)"--pcap", NULL, (char *)"--tokens", NULL, NULL};
+
+    ck_assert_int_eq(cli("analyze", NULL, NULL), AVTB_EXIT_USAGE);
+    ck_assert_int_eq(cli("analyze", "--json", NULL), AVTB_EXIT_USAGE);
+    ck_assert_int_eq(cli("analyze", "--help", NULL), AVTB_EXIT_OK);
+    /* A directory that is not a run's evidence. */
+    ck_assert_int_eq(cli("analyze", data("scenarios"), NULL), AVTB_EXIT_USAGE);
+    /* A file that is not a capture, with a good tokens file. */
+    argv[3] = data("scenarios/good/full.yaml");
+    argv[5] = data("analyze/tokens.txt");
+    ck_assert_int_eq(avtb_cli_main(6, argv), AVTB_EXIT_USAGE);
+    /* A tokens file with a token too short. */
+    argv[5] = data("analyze/bad-tokens.txt");
+    ck_assert_int_eq(avtb_cli_main(6, argv), AVTB_EXIT_USAGE);
+}
+END_TEST
+
 /* An invalid scenario must stop `run` before anything starts (no libvirt needed). */
 START_TEST(run_refuses_invalid_scenarios)
 {
@@ -79,6 +100,7 @@ static Suite *cli_suite(void)
     tcase_add_test(t, usage_errors_exit_2);
     tcase_add_test(t, validate_exit_codes);
     tcase_add_test(t, run_refuses_invalid_scenarios);
+    tcase_add_test(t, analyze_bad_input_exit_2);
     suite_add_tcase(s, t);
     return s;
 }
