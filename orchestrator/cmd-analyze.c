@@ -23,6 +23,7 @@
 typedef struct analyze_args {
     const char *evidence, *pcap, *tokens, *honey_dir;
     bool json;
+    uint64_t memcap, flow_cap;       /* 0: the defaults */
     char *owned_pcap, *owned_tokens; /* paths derived from the evidence directory */
 } analyze_args;
 
@@ -194,6 +195,16 @@ static int analyze(analyze_args *x)
     if (r != AVTB_OK)
         goto out;
     avtb_analyze_opts_default(&opts);
+    if (x->memcap > 0) {
+        /* One budget, split between out-of-order TCP data and message buffers. */
+        opts.stream.memcap = x->memcap / 2;
+        opts.buffer_memcap = x->memcap / 4;
+        opts.queue_cap = (size_t)(x->memcap / 4);
+        if (opts.message_cap > x->memcap / 8)
+            opts.message_cap = (size_t)(x->memcap / 8);
+    }
+    if (x->flow_cap > 0)
+        opts.stream.flow_cap = x->flow_cap;
     r = avtb_analyze_capture(x->pcap, p, avtb_canaries_token_docs(c), &opts, &a, &err);
     if (r != AVTB_OK)
         goto out;
@@ -222,6 +233,28 @@ out:
     return code;
 }
 
+/* "64M", "1G", "4096": bytes; 0 when malformed or out of range. */
+static uint64_t parse_size(const char *s)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned shift = 0;
+
+    if (end == s || s[0] == '-')
+        return 0;
+    if (*end == 'K' || *end == 'k')
+        shift = 10;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30;
+    if (shift)
+        end++;
+    if (*end != '\0' || v > (UINT64_MAX >> shift))
+        return 0;
+    return (uint64_t)v << shift;
+}
+
 static int analyze_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -229,14 +262,29 @@ static int analyze_main(int argc, char **argv)
         {"tokens", required_argument, NULL, 't'},
         {"honey-dir", required_argument, NULL, 'H'},
         {"json", no_argument, NULL, 'j'},
+        {"memcap", required_argument, NULL, 'm'},
+        {"flow-cap", required_argument, NULL, 'f'},
         {NULL, 0, NULL, 0},
     };
     analyze_args x = {0};
     int c, code;
 
     optind = 0; /* 0, not 1: glibc then re-reads the option string (permuting again) */
-    while ((c = getopt_long(argc, argv, "p:t:H:j", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:t:H:jm:f:", opts, NULL)) != -1) {
         switch (c) {
+        case 'm':
+        case 'f': {
+            uint64_t v = parse_size(optarg);
+
+            if (v < (c == 'm' ? 16u << 20 : 4096u)) {
+                fprintf(stderr, "avtb analyze: --%s must be a size like 64M or 1G%s, got '%s'\n",
+                        c == 'm' ? "memcap" : "flow-cap", c == 'm' ? " (at least 16M)" : "",
+                        optarg);
+                return AVTB_EXIT_USAGE;
+            }
+            *(c == 'm' ? &x.memcap : &x.flow_cap) = v;
+            break;
+        }
         case 'p':
             x.pcap = optarg;
             break;
@@ -270,14 +318,18 @@ static int analyze_main(int argc, char **argv)
 
 const avtb_cmd avtb_cmd_analyze = {
     .name = "analyze",
-    .usage = "EVIDENCE_DIR [--json] | --pcap FILE --tokens FILE [--honey-dir DIR] [--json]",
+    .usage = "EVIDENCE_DIR [--json] | --pcap FILE --tokens FILE [--honey-dir DIR] [--json]\n"
+             "                    [--memcap SIZE] [--flow-cap SIZE]",
     .summary = "find canary tokens in a capture, however encoded (no VM needed)",
     .help = "  EVIDENCE_DIR     a run's evidence: its capture and token registry\n"
             "  --pcap FILE      a pcap or pcapng capture\n"
             "  --tokens FILE    tokens, one per line (8 to 256 printable ASCII characters)\n"
             "  --honey-dir DIR  the honey documents: their hashes and names are searched too\n"
             "                   (metadata findings)\n"
-            "  --json           machine-readable output (findings, anomalies, stats)\n\n"
+            "  --json           machine-readable output (findings, anomalies, stats)\n"
+            "  --memcap SIZE    memory for held TCP data and buffered messages (default\n"
+            "                   about 450M; the rest of a flow is decoded in parts)\n"
+            "  --flow-cap SIZE  bytes inspected per flow (default 64M; the rest is an anomaly)\n\n"
             "Searches every TCP stream and UDP datagram, HTTP messages and bodies, DNS names\n"
             "and records, TLS ClientHellos, and every decoding of them (base64, base32, hex,\n"
             "percent, UTF-16, gzip/zlib/deflate/brotli/zstd, zip/7z/tar archives).\n"
