@@ -555,7 +555,7 @@ END_TEST
 
 START_TEST(message_name_is_a_document)
 {
-    static const char *const names[] = {DOC0_NAME, "C:\\Users\\bob\\Documents\\" DOC0_NAME,
+    static const char *const names[] = {DOC0_NAME, ("C:\\Users\\bob\\Documents\\" DOC0_NAME),
                                         "/home/bob/PASSWORDS-2017.DOCX"};
 
     for (size_t i = 0; i < 3; i++) {

@@ -973,8 +973,11 @@ START_TEST(zip_other_passwords)
 
     walk(&c, zip, len);
     ck_assert_ptr_null(find_in(&c, "zip", TOKEN));
-    ck_assert_ptr_nonnull(anomaly_with(&c, "zip: member a.txt: wrong password"));
-    ck_assert_ptr_nonnull(anomaly_with(&c, "zip: member b.txt: wrong password"));
+    /* ZipCrypto checks a password with one byte of a random header: a wrong
+     * one passes 1 time in 256 and then fails later (CRC, inflate), so the
+     * anomaly names the member but not always "wrong password". */
+    ck_assert_ptr_nonnull(anomaly_with(&c, "zip: member a.txt"));
+    ck_assert_ptr_nonnull(anomaly_with(&c, "zip: member b.txt"));
     col_free(&c);
 
     avtb_transform_limits_default(&l);
