@@ -13,7 +13,9 @@ typedef struct pattern {
     avtb_hit_kind kind;
     size_t index; /* token (content) or doc (metadata) */
     const char *encoding;
-    size_t len;
+    size_t len;       /* of the literal */
+    char *pre, *post; /* characters allowed right before / after it, or NULL (owned) */
+    bool caseless;
 } pattern;
 
 typedef struct doc_entry {
@@ -184,10 +186,15 @@ static int add_ex(builder *b, const void *lit, size_t len, unsigned flags, avtb_
     }
     b->lens[b->n] = len;
     b->flags[b->n] = flags;
+    /* A literal checked at its edges must report every occurrence: the first
+     * may be a decoy that the check refuses. */
+    if (pre != NULL || post != NULL)
+        b->flags[b->n] &= ~(unsigned)HS_FLAG_SINGLEMATCH;
     b->pats[b->n] = (pattern){.kind = kind,
                               .index = index,
                               .encoding = encoding,
-                              .len = len + (pre != NULL) + (post != NULL)};
+                              .len = len,
+                              .caseless = (flags & HS_FLAG_CASELESS) != 0};
     b->n++;
     return 0;
 }
@@ -205,33 +212,6 @@ static void builder_free(builder *b)
     free(b->lens);
     free(b->flags);
     free(b->pats);
-}
-
-/* A literal as a Hyperscan expression: every byte escaped, NUL included,
- * between the classes of characters allowed before and after it. */
-static char *escape_literal(const char *lit, size_t len, const char *pre, const char *post)
-{
-    size_t np = pre ? strlen(pre) : 0, nq = post ? strlen(post) : 0;
-    char *e = malloc(4 * (len + np + nq) + 5), *w = e;
-
-    if (e == NULL)
-        return NULL;
-    if (np > 0) {
-        *w++ = '[';
-        for (size_t i = 0; i < np; i++, w += 4)
-            snprintf(w, 5, "\\x%02x", (unsigned)(uint8_t)pre[i]);
-        *w++ = ']';
-    }
-    for (size_t i = 0; i < len; i++, w += 4)
-        snprintf(w, 5, "\\x%02x", (unsigned)(uint8_t)lit[i]);
-    if (nq > 0) {
-        *w++ = '[';
-        for (size_t i = 0; i < nq; i++, w += 4)
-            snprintf(w, 5, "\\x%02x", (unsigned)(uint8_t)post[i]);
-        *w++ = ']';
-    }
-    *w = '\0';
-    return e;
 }
 
 /* Hyperscan reports a literal once per scan: one hit per form is all we need. */
@@ -400,33 +380,24 @@ avtb_err avtb_patterns_new(const char *const *tokens, size_t ntokens, const avtb
     p->pats = b.pats;
     p->npats = b.n;
     b.pats = NULL;
+    /* The edge classes move to the patterns, which check them on each hit. */
+    for (size_t i = 0; i < b.n; i++) {
+        p->pats[i].pre = b.pre[i];
+        p->pats[i].post = b.post[i];
+        b.pre[i] = b.post[i] = NULL;
+    }
     if (b.n > 0) {
-        char **exprs = calloc(b.n, sizeof(*exprs));
-
         ids = malloc(b.n * sizeof(*ids));
-        if (ids == NULL || exprs == NULL) {
-            free(exprs);
+        if (ids == NULL)
             goto nomem;
-        }
-        for (size_t i = 0; i < b.n; i++) {
+        for (size_t i = 0; i < b.n; i++)
             ids[i] = (unsigned)i;
-            exprs[i] = escape_literal(b.lits[i], b.lens[i], b.pre[i], b.post[i]);
-            if (exprs[i] == NULL) {
-                for (size_t j = 0; j < i; j++)
-                    free(exprs[j]);
-                free(exprs);
-                goto nomem;
-            }
-        }
-        if (hs_compile_multi((const char *const *)exprs, b.flags, ids, (unsigned)b.n, HS_MODE_BLOCK,
-                             NULL, &p->db, &cerr) != HS_SUCCESS)
+        if (hs_compile_lit_multi((const char *const *)b.lits, b.flags, ids, b.lens, (unsigned)b.n,
+                                 HS_MODE_BLOCK, NULL, &p->db, &cerr) != HS_SUCCESS) {
             r = avtb_error_set(err, AVTB_ERR_INTERNAL, "Hyperscan cannot compile %zu patterns: %s",
                                b.n, cerr && cerr->message ? cerr->message : "unknown error");
-        for (size_t i = 0; i < b.n; i++)
-            free(exprs[i]);
-        free(exprs);
-        if (p->db == NULL)
             goto out;
+        }
     }
     *out = p;
     p = NULL; /* transferred */
@@ -454,6 +425,10 @@ void avtb_patterns_free(avtb_patterns *p)
         free(p->docs[i].tokens);
     }
     free(p->docs);
+    for (size_t i = 0; i < p->npats; i++) {
+        free(p->pats[i].pre);
+        free(p->pats[i].post);
+    }
     free(p->pats);
     hs_free_database(p->db);
     free(p);
@@ -535,25 +510,49 @@ typedef struct scan_ctx {
     const avtb_patterns *p;
     avtb_hit_cb cb;
     void *ctx;
-    uint64_t base; /* offset of the part being scanned */
+    uint64_t base;      /* offset of the part being scanned */
+    const uint8_t *buf; /* the part */
+    size_t len;
 } scan_ctx;
+
+static bool in_class(const char *cls, uint8_t c, bool caseless)
+{
+    if (caseless && c >= 'a' && c <= 'z')
+        c = (uint8_t)(c - 'a' + 'A');
+    return c != 0 && strchr(cls, c) != NULL;
+}
 
 static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
                     void *ctx)
 {
     scan_ctx *s = ctx;
     const pattern *pat = &s->p->pats[id];
-    avtb_hit h = {
+    size_t start = (size_t)to - pat->len, end = (size_t)to;
+    avtb_hit h;
+
+    (void)from;
+    (void)flags;
+    /* The edge characters carry the token's first and last bits: a decoy
+     * one bit off differs only there. At the edge of the buffer there is
+     * nothing to check against; the hit stands. */
+    if (pat->pre != NULL && start > 0) {
+        if (!in_class(pat->pre, s->buf[start - 1], pat->caseless))
+            return 0;
+        start--;
+    }
+    if (pat->post != NULL && end < s->len) {
+        if (!in_class(pat->post, s->buf[end], pat->caseless))
+            return 0;
+        end++;
+    }
+    h = (avtb_hit){
         .kind = pat->kind,
         .doc = pat->kind == AVTB_HIT_METADATA ? pat->index : SIZE_MAX,
         .token = pat->kind == AVTB_HIT_CONTENT ? pat->index : SIZE_MAX,
         .encoding = pat->encoding,
-        .start = s->base + to - pat->len,
-        .end = s->base + to,
+        .start = s->base + start,
+        .end = s->base + end,
     };
-
-    (void)from;
-    (void)flags;
     return s->cb(s->ctx, &h) ? 0 : 1;
 }
 
@@ -569,6 +568,8 @@ avtb_err avtb_matcher_scan(avtb_matcher *m, const uint8_t *buf, size_t len, avtb
     while (len > 0) {
         size_t part = len > (1u << 30) ? (1u << 30) : len;
 
+        s.buf = buf;
+        s.len = part;
         e = hs_scan(m->p->db, (const char *)buf, (unsigned)part, 0, m->scratch, on_match, &s);
         if (e == HS_SCAN_TERMINATED)
             return AVTB_OK;

@@ -168,7 +168,8 @@ static bool on_hit(void *ctx, const avtb_hit *h)
 {
     walk *w = ctx;
 
-    if (h->kind == AVTB_HIT_CONTENT && h->encoding != NULL && strcmp(h->encoding, "base64") == 0)
+    if (h->kind == AVTB_HIT_CONTENT && h->encoding != NULL &&
+        (strcmp(h->encoding, "base64") == 0 || strcmp(h->encoding, "base64url") == 0))
         offer(w, AVTB_HIT_CONTENT, h->token, SIZE_MAX, b64_alphabet(w->view, h->start), h->start);
     else if (h->kind == AVTB_HIT_CONTENT)
         offer(w, AVTB_HIT_CONTENT, h->token, SIZE_MAX, h->encoding, h->start);
