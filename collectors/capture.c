@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The capture collector: a child process records every frame on the run's
- * bridge into <evidence>/capture.pcap, the input of the analysis
+ * bridge into <evidence>/capture.pcapng (pcapng: the run's metadata in the
+ * section header, drop counters in an interface statistics block), the input of the analysis
  * (analyze.c), and on SIGTERM writes <evidence>/capture.json with libpcap's
  * counters so a report can say whether the capture lost packets.
  */
@@ -18,6 +19,7 @@
 
 #include "collectors/child.h"
 #include "collectors/collector.h"
+#include "collectors/pcapng.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -33,6 +35,10 @@ typedef struct capture {
     char *iface;
     char *pcap_path;
     char *json_path;
+    /* The run's metadata, written into the pcapng section header. */
+    avtb_pcapng_meta meta[6];
+    size_t nmeta;
+    char *meta_store[6];
 } capture;
 
 static volatile sig_atomic_t capture_stop_flag;
@@ -87,12 +93,14 @@ static pcap_t *open_live(const char *iface, int ready_fd)
     return h;
 }
 
-static int write_summary(const capture *c, pcap_t *h)
+/* The counters go into the pcapng (an Interface Statistics Block) and capture.json. */
+static int write_summary(const capture *c, pcap_t *h, avtb_pcapng *d, uint32_t iface,
+                         const struct timespec *start, const struct timespec *end)
 {
     struct pcap_stat ps;
     avtb_error err = {0};
     json_t *o = NULL;
-    char *text = NULL;
+    char *text = NULL, comment[160];
     int rc = 1;
 
     memset(&ps, 0, sizeof(ps));
@@ -100,9 +108,18 @@ static int write_summary(const capture *c, pcap_t *h)
         avtb_errorf("capture on %s: pcap_stats: %s", c->iface, pcap_geterr(h));
         goto out;
     }
-    o = json_pack("{s:s, s:I, s:I, s:I, s:b}", "interface", c->iface, "packets_received",
-                  (json_int_t)ps.ps_recv, "packets_dropped", (json_int_t)ps.ps_drop,
-                  "packets_if_dropped", (json_int_t)ps.ps_ifdrop, "complete", 1);
+    snprintf(comment, sizeof(comment), "avtb capture stopped cleanly; %u packets dropped",
+             ps.ps_drop + ps.ps_ifdrop);
+    if (avtb_pcapng_write_stats(d, iface, start, end, ps.ps_recv, ps.ps_ifdrop, ps.ps_drop,
+                                comment, &err) != AVTB_OK ||
+        avtb_pcapng_flush(d, &err) != AVTB_OK) {
+        avtb_errorf("capture: %s", err.msg);
+        goto out;
+    }
+    o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:b}", "interface", c->iface, "file",
+                  "capture.pcapng", "packets_received", (json_int_t)ps.ps_recv,
+                  "packets_dropped", (json_int_t)ps.ps_drop, "packets_if_dropped",
+                  (json_int_t)ps.ps_ifdrop, "complete", 1);
     text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     if (text == NULL) {
         avtb_errorf("capture on %s: out of memory", c->iface);
@@ -124,18 +141,26 @@ static int capture_main(void *arg, int ready_fd)
 {
     const capture *c = arg;
     struct sigaction sa;
-    pcap_dumper_t *d = NULL;
+    avtb_pcapng *d = NULL;
+    avtb_error err = {0};
     struct pollfd pfd;
+    struct timespec started, ended;
     double last_flush;
+    uint32_t iface_id;
     pcap_t *h;
     int rc = 1;
 
     h = open_live(c->iface, ready_fd);
     if (h == NULL)
         return 1;
-    d = pcap_dump_open(h, c->pcap_path);
-    if (d == NULL) {
-        avtb_child_fail(ready_fd, "cannot write %s: %s", c->pcap_path, pcap_geterr(h));
+    clock_gettime(CLOCK_REALTIME, &started);
+    if (avtb_pcapng_open(c->pcap_path, c->meta, c->nmeta, &d, &err) != AVTB_OK ||
+        avtb_pcapng_add_interface(d, pcap_datalink(h), (uint32_t)pcap_snapshot(h), c->iface,
+                                  "the run's isolated bridge (guest <-> sink)",
+                                  pcap_get_tstamp_precision(h) == PCAP_TSTAMP_PRECISION_NANO,
+                                  &iface_id, &err) != AVTB_OK ||
+        avtb_pcapng_flush(d, &err) != AVTB_OK) {
+        avtb_child_fail(ready_fd, "capture: %s", err.msg);
         goto out;
     }
     pfd.fd = pcap_get_selectable_fd(h);
@@ -159,34 +184,37 @@ static int capture_main(void *arg, int ready_fd)
             avtb_errorf("capture on %s: poll: %s", c->iface, strerror(errno));
             goto out;
         }
-        n = pcap_dispatch(h, -1, pcap_dump, (u_char *)d);
+        n = pcap_dispatch(h, -1, avtb_pcapng_handler, (u_char *)d);
         if (n == PCAP_ERROR) {
             avtb_errorf("capture on %s: %s", c->iface, pcap_geterr(h));
             goto out;
         }
+        /* Whole blocks reach the file each second: a killed capture stays readable. */
         if (mono_now() - last_flush >= 1.0) {
-            pcap_dump_flush(d);
+            if (avtb_pcapng_flush(d, &err) != AVTB_OK) {
+                avtb_errorf("capture: %s", err.msg);
+                goto out;
+            }
             last_flush = mono_now();
         }
     }
     /* What the kernel queued before SIGTERM still belongs to the run. */
     for (int i = 0; i < CAPTURE_DRAIN_ROUNDS; i++) {
-        int n = pcap_dispatch(h, -1, pcap_dump, (u_char *)d);
+        int n = pcap_dispatch(h, -1, avtb_pcapng_handler, (u_char *)d);
 
         if (n == PCAP_ERROR_BREAK)
             continue; /* the flag set by our own breakloop */
         if (n <= 0)
             break;
     }
-    if (pcap_dump_flush(d) != 0 || ferror(pcap_dump_file(d))) {
-        avtb_errorf("capture: write error on %s", c->pcap_path);
-        goto out;
-    }
-    rc = write_summary(c, h);
+    clock_gettime(CLOCK_REALTIME, &ended);
+    rc = write_summary(c, h, d, iface_id, &started, &ended);
 out:
     capture_handle = NULL;
-    if (d != NULL)
-        pcap_dump_close(d);
+    if (d != NULL && avtb_pcapng_close(d, &err) != AVTB_OK) {
+        avtb_errorf("capture: %s", err.msg);
+        rc = 1;
+    }
     pcap_close(h);
     return rc;
 }
@@ -195,6 +223,8 @@ static void capture_free(capture *c)
 {
     if (c == NULL)
         return;
+    for (size_t i = 0; i < c->nmeta; i++)
+        free(c->meta_store[i]);
     free(c->iface);
     free(c->pcap_path);
     free(c->json_path);
@@ -208,10 +238,30 @@ static avtb_err capture_start(const avtb_collector_env *env, void **state, avtb_
 
     *state = NULL;
     if (c == NULL || (c->iface = strdup(env->bridge)) == NULL ||
-        (c->pcap_path = avtb_path_join(env->evidence_dir, "capture.pcap")) == NULL ||
+        (c->pcap_path = avtb_path_join(env->evidence_dir, "capture.pcapng")) == NULL ||
         (c->json_path = avtb_path_join(env->evidence_dir, "capture.json")) == NULL) {
         r = avtb_error_set(err, AVTB_ERR_NOMEM, "capture: out of memory");
         goto out;
+    }
+    {
+        const char *const kv[][2] = {
+            {"avtb-run-id", env->run_id},       {"avtb-scenario", env->scenario},
+            {"avtb-product", env->product},     {"avtb-bridge", env->bridge},
+            {"avtb-sink-address", env->sink_ip}, {"avtb-guest-address", env->guest_ip},
+        };
+
+        for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
+            if (kv[i][1] == NULL)
+                continue;
+            c->meta_store[c->nmeta] = strdup(kv[i][1]);
+            if (c->meta_store[c->nmeta] == NULL) {
+                r = avtb_error_set(err, AVTB_ERR_NOMEM, "capture: out of memory");
+                goto out;
+            }
+            c->meta[c->nmeta].key = kv[i][0];
+            c->meta[c->nmeta].value = c->meta_store[c->nmeta];
+            c->nmeta++;
+        }
     }
     c->pid = -1;
     /* A summary left from an earlier run must not make this one look complete. */

@@ -21,6 +21,8 @@ typedef struct avtb_collector_env {
     const char *sink_ip;      /* IPv4 the sink answers on (the bridge address) */
     const char *guest_ip;     /* IPv4 given to the guest */
     const char *run_id;
+    const char *scenario;     /* scenario name, for evidence metadata; may be NULL */
+    const char *product;      /* "name version (vendor, country)"; may be NULL */
 } avtb_collector_env;
 
 typedef struct avtb_collector avtb_collector;

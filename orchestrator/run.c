@@ -226,14 +226,19 @@ static avtb_err render_docs(run *r, avtb_error *err)
 
 static avtb_err start_collectors(run *r, avtb_error *err)
 {
+    char product[512];
     avtb_collector_env env = {
         .evidence_dir = r->evdir,
         .bridge = avtb_vnet_bridge(r->net),
         .sink_ip = avtb_vnet_host_ip(r->net),
         .guest_ip = avtb_vnet_guest_ip(r->net),
         .run_id = r->run_id,
+        .scenario = r->s->name,
+        .product = product,
     };
 
+    snprintf(product, sizeof(product), "%s %s (%s, %s)", r->s->product->name,
+             r->s->product->version, r->s->product->vendor, r->s->product->vendor_country);
     for (size_t i = 0; avtb_collectors[i] != NULL && i < MAX_COLLECTORS; i++) {
         avtb_err e = avtb_collectors[i]->start(&env, &r->cstate[i], err);
 
@@ -574,7 +579,7 @@ static int conclude(run *r)
     avtb_analyze_opts opts;
     avtb_canaries *canaries = NULL;
     avtb_patterns *pats = NULL;
-    char *pcap = avtb_path_join(r->evdir, "capture.pcap");
+    char *pcap = avtb_path_join(r->evdir, "capture.pcapng");
     struct stat st;
     int code;
 

@@ -105,7 +105,13 @@ static const avtb_collector_ops *collector(const char *name)
 
 static avtb_collector_env env_for(const char *bridge, const char *ip)
 {
-    avtb_collector_env env = {evdir, bridge, ip, GUEST_IP, "test"};
+    avtb_collector_env env = {.evidence_dir = evdir,
+                              .bridge = bridge,
+                              .sink_ip = ip,
+                              .guest_ip = GUEST_IP,
+                              .run_id = "test",
+                              .scenario = "collectors",
+                              .product = "none"};
 
     return env;
 }
@@ -396,7 +402,7 @@ START_TEST(sink_and_capture_record_an_upload)
     ck_assert_int_gt(json_integer_value(json_object_get(o, "packets_received")), 10);
     json_decref(o);
 
-    path = avtb_path_join(evdir, "capture.pcap");
+    path = avtb_path_join(evdir, "capture.pcapng");
     ck_assert_msg(avtb_analyze_pcap(path, toks, 1, &f, &st, &err) == AVTB_OK, "%s", err.msg);
     free(path);
     for (size_t i = 0; i < f.count; i++) {

