@@ -165,13 +165,23 @@ struct analyzer {
 
 /* --- anomalies ------------------------------------------------------------ */
 
+/* AVTB_DEBUG_ANOMALIES=1 prints each anomaly as it happens (for debugging parsers). */
+static bool debug_anomalies(void)
+{
+    static int on = -1;
+
+    if (on < 0)
+        on = getenv("AVTB_DEBUG_ANOMALIES") != NULL;
+    return on;
+}
+
 static avtb_err anomaly_add(anomaly_list *l, const char *what, uint64_t count, uint64_t flow,
                             double ts)
 {
     avtb_anomaly *x;
 
     l->total += count;
-    if (getenv("AVTB_DEBUG_ANOMALIES"))
+    if (debug_anomalies())
         fprintf(stderr, "anomaly: flow %llu: %s\n", (unsigned long long)flow, what);
     for (size_t i = 0; i < l->n; i++)
         if (strcmp(l->items[i].what, what) == 0) {
@@ -1193,6 +1203,7 @@ avtb_err avtb_analyze_capture(const char *pcap_path, const avtb_patterns *p,
     a.local.token_docs = token_docs;
     a.sink = (avtb_tcp_sink){.data = tcp_data, .gap = tcp_gap, .truncated = tcp_truncated};
     avtb_defrag_limits_default(&dl);
+    (void)debug_anomalies(); /* read the environment before a second thread exists */
     if (o->threads >= 2) {
         a.w = worker_start(&a);
         if (a.w == NULL) {
