@@ -14,6 +14,17 @@
 
 #include "common/error.h"
 
+/* What the sink answers to HTTP requests for a host (a scenario's network.responses). */
+typedef struct avtb_http_answer {
+    const char *host; /* host name, case-insensitive, port ignored; "*" for any */
+    const char *path; /* prefix of the request path; "/" for any */
+    unsigned status;
+    const char *const *headers; /* "Name: value" lines */
+    size_t nheaders;
+    const char *body;
+    size_t body_len;
+} avtb_http_answer;
+
 /* What a collector knows about the run; all strings borrowed from the run. */
 typedef struct avtb_collector_env {
     const char *evidence_dir; /* absolute; collectors write their files here */
@@ -21,8 +32,10 @@ typedef struct avtb_collector_env {
     const char *sink_ip;      /* IPv4 the sink answers on (the bridge address) */
     const char *guest_ip;     /* IPv4 given to the guest */
     const char *run_id;
-    const char *scenario;     /* scenario name, for evidence metadata; may be NULL */
-    const char *product;      /* "name version (vendor, country)"; may be NULL */
+    const char *scenario;            /* scenario name, for evidence metadata; may be NULL */
+    const char *product;             /* "name version (vendor, country)"; may be NULL */
+    const avtb_http_answer *answers; /* the sink's HTTP answers, first match wins */
+    size_t nanswers;
 } avtb_collector_env;
 
 typedef struct avtb_collector avtb_collector;

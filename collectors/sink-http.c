@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "collectors/sink.h"
@@ -23,6 +24,8 @@
 #define HTTP_TEXT_MAX    2048 /* host and URI as logged */
 
 struct avtb_sink_http {
+    const avtb_http_answer *answers;
+    size_t nanswers;
     struct evhttp *http;
     avtb_jsonl *log;
 };
@@ -109,6 +112,37 @@ out:
     EVP_MD_CTX_free(ctx);
 }
 
+/* The first answer for this host (port ignored) and path prefix, or NULL. */
+static const avtb_http_answer *answer_for(const avtb_sink_http *h, const char *host,
+                                          const char *uri)
+{
+    const char *path = uri != NULL ? uri : "/";
+    size_t hl = 0;
+
+    /* An absolute-form target ("http://host/path") names the path after the authority. */
+    if (strncmp(path, "http://", 7) == 0) {
+        const char *slash = strchr(path + 7, '/');
+
+        path = slash ? slash : "/";
+    }
+    if (host != NULL) {
+        const char *colon = strrchr(host, ':');
+
+        hl = colon && strchr(colon, ']') == NULL ? (size_t)(colon - host) : strlen(host);
+    }
+    for (size_t i = 0; i < h->nanswers; i++) {
+        const avtb_http_answer *a = &h->answers[i];
+
+        if (strcmp(a->host, "*") != 0 &&
+            (host == NULL || strlen(a->host) != hl || strncasecmp(a->host, host, hl) != 0))
+            continue;
+        if (strncmp(path, a->path, strlen(a->path)) != 0)
+            continue;
+        return a;
+    }
+    return NULL;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     avtb_sink_http *h = arg;
@@ -119,6 +153,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     const char *hv = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
     char *peer = NULL;
     ev_uint16_t port = 0;
+    const avtb_http_answer *ans;
     json_t *o;
 
     if (conn != NULL)
@@ -127,23 +162,51 @@ static void on_request(struct evhttp_request *req, void *arg)
     body_sha256(body, sha);
     safe_text(hv, host, sizeof(host));
     safe_text(evhttp_request_get_uri(req), uri, sizeof(uri));
+    ans = answer_for(h, hv, evhttp_request_get_uri(req));
     o = json_pack("{s:s, s:s, s:i, s:s, s:s?, s:s, s:I, s:s}", "time", now, "client",
                   peer ? peer : "?", "client_port", (int)port, "method",
                   method_name(evhttp_request_get_command(req)), "host", hv ? host : NULL, "uri",
                   uri, "body_bytes", (json_int_t)evbuffer_get_length(body), "body_sha256", sha);
+    if (o != NULL)
+        json_object_set_new(o, "answer",
+                            ans ? json_integer((json_int_t)(ans - h->answers)) : json_null());
     avtb_jsonl_write(h->log, o);
     json_decref(o);
 
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-    if (reply != NULL)
-        evbuffer_add_printf(reply, "{\"status\":\"ok\"}\n");
-    evhttp_send_reply(req, 200, "OK", reply);
+    if (ans != NULL) {
+        struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+
+        for (size_t i = 0; i < ans->nheaders; i++) {
+            const char *line = ans->headers[i], *colon = strchr(line, ':');
+            char name[256];
+            size_t nl = colon ? (size_t)(colon - line) : 0;
+
+            if (colon == NULL || nl >= sizeof(name))
+                continue;
+            memcpy(name, line, nl);
+            name[nl] = '\0';
+            colon++;
+            while (*colon == ' ' || *colon == '\t')
+                colon++;
+            evhttp_add_header(out, name, colon);
+        }
+        if (reply != NULL)
+            evbuffer_add(reply, ans->body, ans->body_len);
+        evhttp_send_reply(req, (int)ans->status, NULL, reply);
+    } else {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                          "application/json");
+        if (reply != NULL)
+            evbuffer_add_printf(reply, "{\"status\":\"ok\"}\n");
+        evhttp_send_reply(req, 200, "OK", reply);
+    }
     if (reply != NULL)
         evbuffer_free(reply);
 }
 
 avtb_err avtb_sink_http_new(struct event_base *base, const char *ip, avtb_jsonl *log,
-                            avtb_sink_http **out, avtb_error *err)
+                            const avtb_http_answer *answers, size_t nanswers, avtb_sink_http **out,
+                            avtb_error *err)
 {
     avtb_err r = AVTB_ERR_INTERNAL;
     avtb_sink_http *h = calloc(1, sizeof(*h));
@@ -155,6 +218,8 @@ avtb_err avtb_sink_http_new(struct event_base *base, const char *ip, avtb_jsonl 
         goto out;
     }
     h->log = log;
+    h->answers = answers;
+    h->nanswers = nanswers;
     evhttp_set_max_body_size(h->http, AVTB_SINK_HTTP_MAX_BODY);
     evhttp_set_max_headers_size(h->http, HTTP_MAX_HEADERS);
     evhttp_set_timeout(h->http, HTTP_TIMEOUT_S);

@@ -29,6 +29,9 @@ typedef struct sink {
     char *ip;
     char *dns_log;
     char *http_log;
+    /* Borrowed from the run; the sink child has its own copy of the memory. */
+    const avtb_http_answer *answers;
+    size_t nanswers;
 } sink;
 
 struct avtb_jsonl {
@@ -163,7 +166,8 @@ static int sink_main(void *arg, int ready_fd)
     if (avtb_jsonl_open(s->dns_log, &dns_log, &err) != AVTB_OK ||
         avtb_jsonl_open(s->http_log, &http_log, &err) != AVTB_OK ||
         avtb_sink_dns_new(base, s->ip, dns_log, &dns, &err) != AVTB_OK ||
-        avtb_sink_http_new(base, s->ip, http_log, &http, &err) != AVTB_OK) {
+        avtb_sink_http_new(base, s->ip, http_log, s->answers, s->nanswers, &http, &err) !=
+            AVTB_OK) {
         avtb_child_fail(ready_fd, "%s", err.msg);
         goto out;
     }
@@ -213,6 +217,8 @@ static avtb_err sink_start(const avtb_collector_env *env, void **state, avtb_err
         goto out;
     }
     s->pid = -1;
+    s->answers = env->answers;
+    s->nanswers = env->nanswers;
     r = avtb_child_start("sink", sink_main, s, SINK_START_MS, &s->pid, err);
     if (r != AVTB_OK)
         goto out;

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "collectors/collector.h"
 #include "common/error.h"
 
 #define AVTB_SINK_DNS_TTL       60
@@ -40,9 +41,14 @@ avtb_err avtb_sink_dns_new(struct event_base *base, const char *ip, avtb_jsonl *
 void avtb_sink_dns_free(avtb_sink_dns *d);
 
 typedef struct avtb_sink_http avtb_sink_http;
-/* Serves HTTP on TCP port 80 of ip: any request gets 200 and {"status":"ok"}. */
+/*
+ * Serves HTTP on TCP port 80 of ip. A request gets the first of the answers
+ * (borrowed; may be NULL) whose host and path prefix match it, else 200 and
+ * {"status":"ok"}. The log line says which answer was given.
+ */
 avtb_err avtb_sink_http_new(struct event_base *base, const char *ip, avtb_jsonl *log,
-                            avtb_sink_http **out, avtb_error *err) AVTB_WUR;
+                            const avtb_http_answer *answers, size_t nanswers, avtb_sink_http **out,
+                            avtb_error *err) AVTB_WUR;
 void avtb_sink_http_free(avtb_sink_http *h);
 
 #endif

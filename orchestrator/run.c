@@ -227,6 +227,8 @@ static avtb_err render_docs(run *r, avtb_error *err)
 static avtb_err start_collectors(run *r, avtb_error *err)
 {
     char product[512];
+    /* The sink's child gets its own copy of this at fork: freed here after the starts. */
+    avtb_http_answer *answers = calloc(r->s->nresponses + 1, sizeof(*answers));
     avtb_collector_env env = {
         .evidence_dir = r->evdir,
         .bridge = avtb_vnet_bridge(r->net),
@@ -235,18 +237,34 @@ static avtb_err start_collectors(run *r, avtb_error *err)
         .run_id = r->run_id,
         .scenario = r->s->name,
         .product = product,
+        .answers = answers,
+        .nanswers = r->s->nresponses,
     };
+    avtb_err e = AVTB_OK;
 
+    if (answers == NULL)
+        return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < r->s->nresponses; i++) {
+        const avtb_response *p = &r->s->responses[i];
+
+        answers[i] = (avtb_http_answer){.host = p->host,
+                                        .path = p->path,
+                                        .status = p->status,
+                                        .headers = (const char *const *)p->headers,
+                                        .nheaders = p->nheaders,
+                                        .body = p->body,
+                                        .body_len = p->body_len};
+    }
     snprintf(product, sizeof(product), "%s %s (%s, %s)", r->s->product->name,
              r->s->product->version, r->s->product->vendor, r->s->product->vendor_country);
     for (size_t i = 0; avtb_collectors[i] != NULL && i < MAX_COLLECTORS; i++) {
-        avtb_err e = avtb_collectors[i]->start(&env, &r->cstate[i], err);
-
+        e = avtb_collectors[i]->start(&env, &r->cstate[i], err);
         if (e != AVTB_OK)
-            return e;
+            break;
         r->cstarted[i] = true;
     }
-    return AVTB_OK;
+    free(answers);
+    return e;
 }
 
 static void stop_collectors(run *r)

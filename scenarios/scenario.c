@@ -16,6 +16,9 @@
 #define MAX_DOCS                1000
 #define MAX_DOC_BYTES           (1u << 20)
 #define MAX_TRIGGERS            256
+#define MAX_RESPONSES           256
+#define MAX_RESPONSE_HEADERS    64
+#define MAX_RESPONSE_BODY       (1u << 20)
 
 static const char *const action_names[] = {[AVTB_ACTION_SCAN] = "scan"};
 static const char *const expect_names[] = {[AVTB_EXPECT_NO_EXFILTRATION] = "no_exfiltration"};
@@ -40,6 +43,17 @@ void avtb_scenario_free(avtb_scenario *s)
     }
     for (size_t i = 0; i < s->ntriggers; i++)
         free(s->triggers[i].path);
+    for (size_t i = 0; i < s->nresponses; i++) {
+        avtb_response *r = &s->responses[i];
+
+        free(r->host);
+        free(r->path);
+        for (size_t j = 0; j < r->nheaders; j++)
+            free(r->headers[j]);
+        free(r->headers);
+        free(r->body);
+    }
+    free(s->responses);
     free(s->docs);
     free(s->triggers);
     free(s->expects);
@@ -57,6 +71,8 @@ typedef struct {
     avtb_diags *diags;
     avtb_docspec *doc;         /* entry being parsed */
     avtb_trigger *trigger;     /* entry being parsed */
+    avtb_response *response;   /* entry being parsed */
+    yaml_node_t *body_node;    /* body: or body_file: of that entry, for errors */
     yaml_node_t *product_node; /* for errors that concern the product */
     yaml_node_t **trigger_nodes;
     yaml_node_t *dwell_node;
@@ -194,8 +210,8 @@ static int d_owner(avtb_yaml *y, yaml_node_t *v, void *o)
 
     if (s == NULL)
         return -1;
-    if (sscanf(s, "%u:%u%n", &uid, &gid, &n) != 2 || s[n] != '\0' || !isdigit((unsigned char)s[0]) ||
-        uid > 65535 || gid > 65535) {
+    if (sscanf(s, "%u:%u%n", &uid, &gid, &n) != 2 || s[n] != '\0' ||
+        !isdigit((unsigned char)s[0]) || uid > 65535 || gid > 65535) {
         avtb_yaml_diag(y, v, "owner '%s' must be numeric UID:GID such as \"1000:1000\"", s);
         return -1;
     }
@@ -257,11 +273,8 @@ static int d_content(avtb_yaml *y, yaml_node_t *v, void *o)
 }
 
 static const avtb_yfield doc_fields[] = {
-    {"path", true, d_path},
-    {"content", true, d_content},
-    {"owner", false, d_owner},
-    {"mode", false, d_mode},
-    {NULL, false, NULL},
+    {"path", true, d_path},  {"content", true, d_content}, {"owner", false, d_owner},
+    {"mode", false, d_mode}, {NULL, false, NULL},
 };
 
 static int h_documents(avtb_yaml *y, yaml_node_t *v, void *o)
@@ -399,8 +412,186 @@ static int n_mode(avtb_yaml *y, yaml_node_t *v, void *o)
     return 0;
 }
 
+static int r_host(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    const char *h;
+
+    if (avtb_yaml_string(y, v, "host", &c->response->host) < 0)
+        return -1;
+    h = c->response->host;
+    if (strcmp(h, "*") == 0)
+        return 0;
+    if (h[0] == '\0' || strlen(h) > 253 ||
+        strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
+            strlen(h)) {
+        avtb_yaml_diag(y, v, "host '%s' must be a host name such as cloud.vendor.example, or '*'",
+                       h);
+        return -1;
+    }
+    return 0;
+}
+
+static int r_path(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    const char *p;
+
+    if (avtb_yaml_string(y, v, "path", &c->response->path) < 0)
+        return -1;
+    p = c->response->path;
+    if (p[0] != '/' || strpbrk(p, " \t\r\n?#") != NULL) {
+        avtb_yaml_diag(y, v, "path '%s' must start with '/' and hold no spaces, '?' or '#'", p);
+        return -1;
+    }
+    return 0;
+}
+
+static int r_status(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    uint64_t st;
+
+    if (avtb_yaml_uint(y, v, "status", 100, 599, &st) < 0)
+        return -1;
+    c->response->status = (unsigned)st;
+    return 0;
+}
+
+static int r_headers(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    avtb_response *r = c->response;
+    long n = avtb_yaml_seq_len(y, v, "headers");
+
+    if (n < 0)
+        return -1;
+    if (n > MAX_RESPONSE_HEADERS) {
+        avtb_yaml_diag(y, v, "headers: at most %d lines", MAX_RESPONSE_HEADERS);
+        return -1;
+    }
+    r->headers = calloc((size_t)n + 1, sizeof(*r->headers));
+    if (r->headers == NULL)
+        return -1;
+    for (long i = 0; i < n; i++) {
+        yaml_node_t *item = avtb_yaml_seq_at(y, v, (size_t)i);
+        char *line, *colon;
+        size_t name_len;
+
+        if (avtb_yaml_string(y, item, "header", &r->headers[r->nheaders]) < 0)
+            return -1;
+        line = r->headers[r->nheaders++];
+        colon = strchr(line, ':');
+        name_len = colon ? (size_t)(colon - line) : 0;
+        if (colon == NULL || name_len == 0 ||
+            strspn(line, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") !=
+                name_len ||
+            strpbrk(line, "\r\n") != NULL) {
+            avtb_yaml_diag(y, item,
+                           "header '%s' must be one line 'Name: value' such as "
+                           "'Content-Type: text/plain'",
+                           line);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int r_body(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+
+    if (c->body_node != NULL) {
+        avtb_yaml_diag(y, v, "give either body or body_file, not both");
+        return -1;
+    }
+    c->body_node = v;
+    if (avtb_yaml_string(y, v, "body", &c->response->body) < 0)
+        return -1;
+    c->response->body_len = strlen(c->response->body);
+    if (c->response->body_len > MAX_RESPONSE_BODY) {
+        avtb_yaml_diag(y, v, "body is larger than %u bytes", MAX_RESPONSE_BODY);
+        return -1;
+    }
+    return 0;
+}
+
+static int r_body_file(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    avtb_error err = {0};
+    char *rel = NULL, *path = NULL;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int r = -1;
+
+    if (c->body_node != NULL) {
+        avtb_yaml_diag(y, v, "give either body or body_file, not both");
+        return -1;
+    }
+    c->body_node = v;
+    if (avtb_yaml_string(y, v, "body_file", &rel) < 0)
+        return -1;
+    path = rel[0] == '/' ? strdup(rel) : avtb_path_join(avtb_yaml_dir(y), rel);
+    if (path == NULL)
+        goto out;
+    if (avtb_read_file(path, MAX_RESPONSE_BODY, &buf, &len, &err) != AVTB_OK) {
+        avtb_yaml_diag(y, v, "body_file: %s", err.msg);
+        goto out;
+    }
+    c->response->body = (char *)buf;
+    c->response->body_len = len;
+    buf = NULL; /* transferred */
+    r = 0;
+out:
+    free(buf);
+    free(path);
+    free(rel);
+    return r;
+}
+
+static const avtb_yfield response_fields[] = {
+    {"host", true, r_host},        {"path", false, r_path}, {"status", false, r_status},
+    {"headers", false, r_headers}, {"body", false, r_body}, {"body_file", false, r_body_file},
+    {NULL, false, NULL},
+};
+
+static int n_responses(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    long n = avtb_yaml_seq_len(y, v, "network.responses");
+    int r = 0;
+
+    if (n < 0)
+        return -1;
+    if (n > MAX_RESPONSES) {
+        avtb_yaml_diag(y, v, "network.responses: at most %d entries", MAX_RESPONSES);
+        return -1;
+    }
+    c->s->responses = calloc((size_t)n + 1, sizeof(*c->s->responses));
+    if (c->s->responses == NULL)
+        return -1;
+    for (long i = 0; i < n; i++) {
+        yaml_node_t *item = avtb_yaml_seq_at(y, v, (size_t)i);
+
+        c->response = &c->s->responses[c->s->nresponses++];
+        c->response->status = 200;
+        c->body_node = NULL;
+        if (avtb_yaml_map(y, item, response_fields, c) < 0) {
+            r = -1;
+            continue;
+        }
+        if ((c->response->path == NULL && (c->response->path = strdup("/")) == NULL) ||
+            (c->response->body == NULL && (c->response->body = strdup("")) == NULL))
+            r = -1;
+    }
+    c->response = NULL;
+    return r;
+}
+
 static const avtb_yfield network_fields[] = {
     {"mode", true, n_mode},
+    {"responses", false, n_responses},
     {NULL, false, NULL},
 };
 

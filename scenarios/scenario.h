@@ -21,33 +21,46 @@
 typedef enum { AVTB_ACTION_SCAN } avtb_action;
 
 typedef struct avtb_trigger {
-    uint64_t at_ms;     /* after the guest agent says hello */
+    uint64_t at_ms; /* after the guest agent says hello */
     avtb_action action;
-    char *path;         /* scan target in the guest */
+    char *path; /* scan target in the guest */
 } avtb_trigger;
 
 typedef struct avtb_docspec {
-    char *path;         /* absolute path in the guest */
-    char *content;      /* template with {{token}} */
+    char *path;    /* absolute path in the guest */
+    char *content; /* template with {{token}} */
     unsigned uid, gid, mode;
 } avtb_docspec;
 
 typedef enum { AVTB_EXPECT_NO_EXFILTRATION } avtb_expect;
 
+/* What the fake cloud answers to HTTP requests for one host (network.responses). */
+typedef struct avtb_response {
+    char *host;      /* host name (case-insensitive, port ignored), or "*" for any */
+    char *path;      /* prefix of the request path; "/" matches every request */
+    unsigned status; /* 100..599 */
+    char **headers;  /* "Name: value" lines */
+    size_t nheaders;
+    char *body; /* inline, or read from body_file at load time */
+    size_t body_len;
+} avtb_response;
+
 typedef struct avtb_scenario {
-    char *file;          /* path as given */
+    char *file; /* path as given */
     char *name;
-    char *description;   /* may be NULL */
-    char *guest;         /* image name under guests/images/ */
+    char *description; /* may be NULL */
+    char *guest;       /* image name under guests/images/ */
     avtb_product *product;
     avtb_docspec *docs;
     size_t ndocs;
-    uint64_t dwell_ms;   /* time from guest ready to stop */
+    uint64_t dwell_ms; /* time from guest ready to stop */
     uint64_t boot_timeout_ms;
     avtb_trigger *triggers; /* sorted by at_ms */
     size_t ntriggers;
     avtb_expect *expects;
     size_t nexpects;
+    avtb_response *responses; /* network.responses, first match wins */
+    size_t nresponses;
 } avtb_scenario;
 
 /*

@@ -74,10 +74,32 @@ START_TEST(minimal_scenario_has_defaults)
 }
 END_TEST
 
+/* network.responses: what the fake cloud answers, first match wins. */
+START_TEST(response_profiles_load)
+{
+    avtb_scenario *s = load_good("scenarios/good/responses.yaml");
+
+    ck_assert_uint_eq(s->nresponses, 2);
+    ck_assert_str_eq(s->responses[0].host, "cloud.asker.example");
+    ck_assert_str_eq(s->responses[0].path, "/api/v1/lookup");
+    ck_assert_uint_eq(s->responses[0].status, 200);
+    ck_assert_uint_eq(s->responses[0].nheaders, 2);
+    ck_assert_str_eq(s->responses[0].headers[1], "X-Vendor: asker");
+    ck_assert_uint_eq(s->responses[0].body_len, 5);
+    ck_assert_mem_eq(s->responses[0].body, "send\n", 5);
+    ck_assert_str_eq(s->responses[1].host, "*");
+    ck_assert_str_eq(s->responses[1].path, "/");
+    ck_assert_uint_eq(s->responses[1].status, 404);
+    ck_assert_str_eq(s->responses[1].body, "nothing here");
+    avtb_scenario_free(s);
+}
+END_TEST
+
 START_TEST(shipped_scenarios_validate)
 {
     const char *files[] = {"scenarios/reference.yaml", "scenarios/leaky.yaml",
-                           "scenarios/quiet.yaml"};
+                           "scenarios/quiet.yaml", "scenarios/asker-silent.yaml",
+                           "scenarios/asker-asked.yaml"};
 
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         avtb_diags *d = avtb_diags_new();
@@ -158,6 +180,7 @@ static Suite *scenario_suite(void)
     tcase_add_test(good, triggers_sorted_with_default_path);
     tcase_add_test(good, minimal_scenario_has_defaults);
     tcase_add_test(good, shipped_scenarios_validate);
+    tcase_add_test(good, response_profiles_load);
     tcase_add_test(bad, every_bad_scenario_fails_at_its_position);
     tcase_add_test(bad, missing_file_is_reported);
     tcase_add_test(bad, all_errors_are_collected);

@@ -425,6 +425,83 @@ START_TEST(sink_and_capture_record_an_upload)
 }
 END_TEST
 
+/* One GET from the guest namespace; the whole response into resp. 0 on success. */
+static int guest_get(const char *host, const char *path, char *resp, size_t cap)
+{
+    char head[512];
+    int fd = sock_to(SOCK_STREAM, 80), hl;
+    size_t got = 0;
+    ssize_t k;
+
+    if (fd < 0)
+        return -1;
+    hl = snprintf(head, sizeof(head), "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+                  path, host);
+    if (send(fd, head, (size_t)hl, 0) != hl) {
+        close(fd);
+        return -1;
+    }
+    while (got < cap - 1 && (k = recv(fd, resp + got, cap - 1 - got, 0)) > 0)
+        got += (size_t)k;
+    resp[got] = '\0';
+    close(fd);
+    return 0;
+}
+
+/* A scenario's network.responses: the first matching answer is served and logged. */
+START_TEST(sink_serves_scenario_answers)
+{
+    static const char *const hdrs[] = {"X-Vendor: asker", "Content-Type: text/plain"};
+    const avtb_http_answer answers[] = {
+        {.host = "cloud.asker.example",
+         .path = "/api/v1/lookup",
+         .status = 202,
+         .headers = hdrs,
+         .nheaders = 2,
+         .body = "upload\n",
+         .body_len = 7},
+        {.host = "*", .path = "/", .status = 404, .body = "nothing", .body_len = 7},
+    };
+    avtb_collector_env env = env_for(BRIDGE, SINK_IP);
+    const avtb_collector_ops *snk = collector("sink");
+    void *state = NULL;
+    avtb_error err = {0};
+    pid_t pid;
+    int status;
+    json_t *o;
+
+    env.answers = answers;
+    env.nanswers = 2;
+    ck_assert_msg(snk->start(&env, &state, &err) == AVTB_OK, "sink: %s", err.msg);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char resp[2048];
+
+        alarm(20);
+        if (enter_netns(ns_guest) != 0)
+            _exit(10);
+        if (guest_get("Cloud.Asker.Example:80", "/api/v1/lookup?sha256=ab", resp, sizeof(resp)) ||
+            strncmp(resp, "HTTP/1.1 202", 12) != 0 || strstr(resp, "X-Vendor: asker") == NULL ||
+            strstr(resp, "\r\n\r\nupload\n") == NULL)
+            _exit(11);
+        if (guest_get("cloud.asker.example", "/other", resp, sizeof(resp)) ||
+            strncmp(resp, "HTTP/1.1 404", 12) != 0 || strstr(resp, "nothing") == NULL)
+            _exit(12);
+        _exit(0);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "guest exit %d", status);
+    ck_assert_msg(snk->stop(state, &err), "sink stop: %s", err.msg);
+    o = jsonl_line("sink-http.jsonl", 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "answer")), 0);
+    json_decref(o);
+    o = jsonl_line("sink-http.jsonl", 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "answer")), 1);
+    json_decref(o);
+}
+END_TEST
+
 START_TEST(start_errors_are_reported)
 {
     avtb_collector_env no_if = env_for("avtbnope0", SINK_IP);
@@ -500,6 +577,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, sink_and_capture_record_an_upload);
+    tcase_add_test(tc, sink_serves_scenario_answers);
     tcase_add_test(tc, start_errors_are_reported);
     tcase_add_test(tc, crashed_capture_is_incomplete);
     suite_add_tcase(s, tc);
