@@ -33,9 +33,9 @@ END_TEST
 
 START_TEST(fixture_products_load)
 {
-    const char *names[] = {"leaky", "quiet"};
+    const char *names[] = {"leaky", "quiet", "asker"};
 
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         avtb_diags *d = avtb_diags_new();
         avtb_product *p = NULL;
         char dir[1024];
