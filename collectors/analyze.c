@@ -637,21 +637,24 @@ static bool start_parser(flow_state *fs)
     }
 }
 
+/* The HTTP parser's leftovers (see avtb_http_session_held) start the raw stream. */
+static void raw_from_held(flow_state *fs)
+{
+    const uint8_t *held;
+    size_t n;
+    uint64_t off;
+
+    avtb_http_session_held(fs->http, &held, &n, &off);
+    fs->raw[0].offset = fs->raw[0].next = off;
+    if (n > 0)
+        raw_add(fs, 0, held, n, fs->a->cur_ts);
+}
+
 /* The parser gave up on the stream: what it held and the rest go raw. */
 static void parser_gave_up(flow_state *fs)
 {
-    analyzer *a = fs->a;
-
-    if (fs->http != NULL) {
-        const uint8_t *held;
-        size_t n;
-        uint64_t off;
-
-        avtb_http_session_held(fs->http, &held, &n, &off);
-        fs->raw[0].offset = fs->raw[0].next = off;
-        if (n > 0)
-            raw_add(fs, 0, held, n, a->cur_ts);
-    }
+    if (fs->http != NULL)
+        raw_from_held(fs);
     if (fs->tls != NULL && avtb_tls_session_is_tls(fs->tls))
         return; /* encrypted: counted, not searched */
     fs->fp = FP_RAW;
@@ -816,17 +819,10 @@ static void end_parser(flow_state *fs)
     analyzer *a = fs->a;
 
     if (fs->http != NULL) {
-        const uint8_t *held;
-        size_t n;
-        uint64_t off;
-
         avtb_http_session_end(fs->http, a->cur_ts);
         a->out->stats.http_requests += avtb_http_session_requests(fs->http);
-        avtb_http_session_held(fs->http, &held, &n, &off);
-        if (n > 0 && fs->fp == FP_HTTP) {
-            fs->raw[0].offset = fs->raw[0].next = off;
-            raw_add(fs, 0, held, n, a->cur_ts);
-        }
+        if (fs->fp == FP_HTTP) /* else parser_gave_up took its leftovers already */
+            raw_from_held(fs);
         avtb_http_session_free(fs->http);
         fs->http = NULL;
     }

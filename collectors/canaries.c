@@ -79,21 +79,6 @@ static size_t find_token(const avtb_canaries *c, const char *t)
     return SIZE_MAX;
 }
 
-/* Why t is not a token, or NULL. */
-static const char *token_problem(const char *t)
-{
-    size_t n = strlen(t);
-
-    if (n < AVTB_TOKEN_MIN_LEN)
-        return "is shorter than 8 characters";
-    if (n > AVTB_TOKEN_MAX_LEN)
-        return "is longer than 256 characters";
-    for (size_t i = 0; i < n; i++)
-        if (t[i] < 0x21 || t[i] > 0x7e)
-            return "holds a space, a control character or a non-ASCII byte";
-    return NULL;
-}
-
 /* Adds t (copied) if new; *index is its index either way. */
 static avtb_err add_token(avtb_canaries *c, const char *t, size_t *index, avtb_error *err)
 {
@@ -153,7 +138,7 @@ avtb_err avtb_canaries_load_tokens(avtb_canaries *c, const char *path, avtb_erro
             p[--n] = '\0';
         if (n == 0)
             continue;
-        why = token_problem(p);
+        why = avtb_token_problem(p);
         if (why != NULL) {
             r = avtb_error_set(err, AVTB_ERR_INPUT,
                                "%s:%zu: token '%.40s' %s; tokens are 8 to 256 "
@@ -240,7 +225,7 @@ static cdoc *find_doc(avtb_canaries *c, const char *path)
 avtb_err avtb_canaries_add(avtb_canaries *c, const char *token, const char *doc_path,
                            const char *md5, const char *sha1, const char *sha256, avtb_error *err)
 {
-    const char *why = token_problem(token);
+    const char *why = avtb_token_problem(token);
     size_t idx;
     cdoc *d;
     avtb_err r;
@@ -286,9 +271,9 @@ avtb_err avtb_canaries_load_registry(avtb_canaries *c, const char *path, avtb_er
             avtb_error_set(err, r, "%s: tokens[%zu]: %s", path, i, jerr.text);
             goto out;
         }
-        if (token_problem(token) != NULL) {
+        if (avtb_token_problem(token) != NULL) {
             avtb_error_set(err, r, "%s: tokens[%zu]: token '%.40s' %s", path, i, token,
-                           token_problem(token));
+                           avtb_token_problem(token));
             goto out;
         }
         r = avtb_canaries_add(c, token, doc, md5, sha1, sha256, err);

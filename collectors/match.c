@@ -3,7 +3,6 @@
 #include "collectors/match.h"
 
 #include <hs/hs.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -298,20 +297,29 @@ static const char *basename_of(const char *path)
     return s ? s + 1 : path;
 }
 
-static avtb_err check_token(const char *t, size_t i, avtb_error *err)
+const char *avtb_token_problem(const char *t)
 {
     size_t n = strlen(t);
 
-    if (n < AVTB_TOKEN_MIN_LEN || n > AVTB_TOKEN_MAX_LEN)
+    if (n < AVTB_TOKEN_MIN_LEN)
+        return "is shorter than 8 characters";
+    if (n > AVTB_TOKEN_MAX_LEN)
+        return "is longer than 256 characters";
+    for (size_t i = 0; i < n; i++)
+        if (t[i] < 0x21 || t[i] > 0x7e)
+            return "holds a space, a control character or a non-ASCII byte";
+    return NULL;
+}
+
+static avtb_err check_token(const char *t, size_t i, avtb_error *err)
+{
+    const char *why = avtb_token_problem(t);
+
+    if (why != NULL)
         return avtb_error_set(err, AVTB_ERR_INPUT,
-                              "token %zu ('%.40s') has %zu characters; tokens have %d to %d", i + 1,
-                              t, n, AVTB_TOKEN_MIN_LEN, AVTB_TOKEN_MAX_LEN);
-    for (size_t j = 0; j < n; j++)
-        if (t[j] < 0x21 || t[j] > 0x7e)
-            return avtb_error_set(err, AVTB_ERR_INPUT,
-                                  "token %zu ('%.40s') has a byte 0x%02x at %zu; tokens are "
-                                  "printable ASCII without spaces",
-                                  i + 1, t, (unsigned)(uint8_t)t[j], j);
+                              "token %zu ('%.40s') %s; tokens are 8 to 256 printable ASCII "
+                              "characters",
+                              i + 1, t, why);
     return AVTB_OK;
 }
 
@@ -432,11 +440,6 @@ void avtb_patterns_free(avtb_patterns *p)
     free(p->pats);
     hs_free_database(p->db);
     free(p);
-}
-
-size_t avtb_patterns_count(const avtb_patterns *p)
-{
-    return p->npats;
 }
 
 size_t avtb_patterns_ntokens(const avtb_patterns *p)

@@ -33,6 +33,10 @@
 /* Shortest file name searched as metadata; shorter names match too much. */
 #define AVTB_DOC_NAME_MIN_LEN 6
 
+/* Why t cannot be a token (a static phrase such as "is shorter than 8
+ * characters"), or NULL when it can. */
+const char *avtb_token_problem(const char *t);
+
 /* One honey document, for metadata matching. Borrowed by avtb_patterns_new(). */
 typedef struct avtb_canary_doc {
     const char *name;      /* file name (basename) or NULL */
@@ -68,7 +72,6 @@ avtb_err avtb_patterns_new(const char *const *tokens, size_t ntokens, const avtb
                            size_t ndocs, avtb_patterns **out, avtb_error *err) AVTB_WUR;
 
 void avtb_patterns_free(avtb_patterns *p);
-size_t avtb_patterns_count(const avtb_patterns *p); /* literals compiled */
 size_t avtb_patterns_ntokens(const avtb_patterns *p);
 const char *avtb_patterns_token(const avtb_patterns *p, size_t i);
 size_t avtb_patterns_ndocs(const avtb_patterns *p);

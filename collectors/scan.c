@@ -134,29 +134,24 @@ static void offer_doc(walk *w, size_t doc, const char *form, uint64_t start)
  * base64 and base64url literals are one: the characters around the hit tell
  * which alphabet the sender used.
  */
+static bool b64_char(uint8_t c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/' || c == '-' || c == '_';
+}
+
 static const char *b64_alphabet(const avtb_view *v, uint64_t start)
 {
-    size_t s = (size_t)start, e = (size_t)start, lim = 4096;
+    const size_t lim = 4096;
+    size_t s = (size_t)start, e = (size_t)start;
     bool url = false, std = false;
 
-    if (start >= v->len)
+    if (start > v->len)
         return "base64";
-    while (s > 0 && start - s < lim) {
-        uint8_t c = v->data[s - 1];
-
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '+' || c == '/' || c == '-' || c == '_'))
-            break;
+    while (s > 0 && start - s < lim && b64_char(v->data[s - 1]))
         s--;
-    }
-    while (e < v->len && e - start < lim) {
-        uint8_t c = v->data[e];
-
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '+' || c == '/' || c == '-' || c == '_'))
-            break;
+    while (e < v->len && e - start < lim && b64_char(v->data[e]))
         e++;
-    }
     for (size_t i = s; i < e; i++) {
         url |= v->data[i] == '-' || v->data[i] == '_';
         std |= v->data[i] == '+' || v->data[i] == '/';

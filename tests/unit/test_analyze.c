@@ -25,6 +25,7 @@
 #include "collectors/stream-tcp.h"
 #include "common/util.h"
 #include "tests/unit/pcapgen.h"
+#include "tests/unit/testbytes.h"
 
 static const char *const tokens[] = {"AVTBQ3F7K2M9XWZP4R8TAB", "AVTBM2N3B4V5C6X7Z2L3KJ"};
 #define TOK0  "AVTBQ3F7K2M9XWZP4R8TAB"
@@ -802,59 +803,8 @@ END_TEST
 
 /*
  * Each test writes its capture, runs the whole analysis and checks every
- * field a report shows. Known bugs these tests expose (they fail until the
- * module is fixed; the assertion that fails carries the tag):
- *  DUP    analyze.c reduces findings to one per token per HTTP request, but
- *         every other message is a unit of its own, and app-dns.c delivers
- *         each name twice ({"dns-qname"} and {"dns-labels"}): a token in one
- *         DNS query is two findings ("dns-qname,base32", "dns-labels,base32").
- *  EDGE   match.c's base64/base32 literals keep only the characters made of
- *         the token's bits alone: the 2 (base64) or up to 4 (base32) bits of
- *         the token's last (and, at other alignments, first) byte that share
- *         a character with the next byte are never checked, so a decoy whose
- *         last character differs in those bits ('B' vs 'C') is a finding.
- *  B64URL A token of [A-Z0-9] has the same base64 and base64url literal;
- *         match.c keeps one ("base64") and scan.c prefers the literal to the
- *         transform's base64url view at the same depth: a base64url body
- *         (it holds '-' and '_') is reported "base64".
- *  MEMBER A tar stores its members as they are: the token is already in the
- *         gzip view, a shallower hit than the tar member's view, so the
- *         finding names no member and its path lacks "tar".
+ * field a report shows.
  */
-
-/* A growable byte buffer, NUL-terminated so text bodies print. */
-typedef struct bytes {
-    uint8_t *d;
-    size_t n, cap;
-} bytes;
-
-static void put(bytes *b, const void *p, size_t n)
-{
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        b->d = realloc(b->d, cap);
-        ck_assert_ptr_nonnull(b->d);
-        b->cap = cap;
-    }
-    if (n > 0)
-        memcpy(b->d + b->n, p, n);
-    b->n += n;
-    b->d[b->n] = 0;
-}
-
-static void put_str(bytes *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
-
-static void bytes_free(bytes *b)
-{
-    free(b->d);
-    memset(b, 0, sizeof(*b));
-}
 
 /* base64 (padded) or base64url (unpadded) of p[0..n); a malloc'd string. */
 static char *b64(const void *p, size_t n, bool url)
@@ -1139,7 +1089,7 @@ static void expect_count(const avtb_analysis *a, size_t n)
  * The finding of token as kind over proto through enc (the comma-joined path),
  * sent to host:port; fails listing what was found when there is none. Tests
  * look a finding up by what it is, then check the count last, so that a
- * duplicate (see "Known bugs" above) does not hide what else is right.
+ * duplicate does not hide what else is right.
  */
 static const avtb_finding *expect_finding(const avtb_analysis *a, const char *token,
                                           avtb_finding_kind kind, const char *proto,
