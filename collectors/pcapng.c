@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -571,11 +572,13 @@ static avtb_err check_iface(const avtb_pcapng *w, uint32_t iface, avtb_error *er
     return AVTB_OK;
 }
 
+/* One EPB; comment (clen bytes, checked by the caller) becomes its opt_comment when clen > 0. */
 static avtb_err write_epb(avtb_pcapng *w, uint32_t iface, uint64_t units, const uint8_t *data,
-                          uint32_t caplen, uint32_t len, avtb_error *err)
+                          uint32_t caplen, uint32_t len, const char *comment, size_t clen,
+                          avtb_error *err)
 {
     pcapng_iface *ifc = &w->ifaces[iface];
-    size_t total = 28 + pad4(caplen) + 4, start;
+    size_t total = 28 + pad4(caplen) + (clen > 0 ? opt_size(clen) + 4 : 0) + 4, start;
     avtb_err r;
 
     if (caplen > len || caplen > ifc->caplen_max || (data == NULL && caplen > 0))
@@ -593,6 +596,10 @@ static avtb_err write_epb(avtb_pcapng *w, uint32_t iface, uint64_t units, const 
     put32(w, len);
     if (caplen > 0)
         put_padded(w, data, caplen);
+    if (clen > 0) {
+        put_opt(w, OPT_COMMENT, comment, clen);
+        put32(w, OPT_ENDOFOPT);
+    }
     if (block_end(w, start, total) != AVTB_OK)
         return internal(w, err, "packet block size");
     ifc->packets++;
@@ -603,16 +610,27 @@ avtb_err avtb_pcapng_write_packet(avtb_pcapng *w, uint32_t iface, const struct t
                                   const uint8_t *data, uint32_t caplen, uint32_t len,
                                   avtb_error *err)
 {
+    return avtb_pcapng_write_packet_comment(w, iface, ts, data, caplen, len, NULL, err);
+}
+
+avtb_err avtb_pcapng_write_packet_comment(avtb_pcapng *w, uint32_t iface, const struct timespec *ts,
+                                          const uint8_t *data, uint32_t caplen, uint32_t len,
+                                          const char *comment, avtb_error *err)
+{
     uint64_t units;
+    size_t clen = 0;
     avtb_err r = check_iface(w, iface, err);
 
+    if (r != AVTB_OK)
+        return r;
+    r = check_str(w, "packet comment", comment, &clen, err);
     if (r != AVTB_OK)
         return r;
     if (!ts_from_timespec(&w->ifaces[iface], ts, &units))
         return avtb_error_set(err, AVTB_ERR_INTERNAL,
                               "pcapng %s: timestamp %lld.%09ld cannot be written (a bug in avtb)",
                               w->path, (long long)ts->tv_sec, (long)ts->tv_nsec);
-    return write_epb(w, iface, units, data, caplen, len, err);
+    return write_epb(w, iface, units, data, caplen, len, comment, clen, err);
 }
 
 avtb_err avtb_pcapng_write_stats(avtb_pcapng *w, uint32_t iface, const struct timespec *start,
@@ -667,13 +685,18 @@ avtb_err avtb_pcapng_write_stats(avtb_pcapng *w, uint32_t iface, const struct ti
     return block_done(w, err);
 }
 
+avtb_err avtb_pcapng_drain(avtb_pcapng *w, avtb_error *err)
+{
+    if (w->latched != AVTB_OK)
+        return avtb_error_set(err, w->latched, "%s", w->latched_err.msg);
+    return drain(w, err);
+}
+
 avtb_err avtb_pcapng_flush(avtb_pcapng *w, avtb_error *err)
 {
     avtb_err r;
 
-    if (w->latched != AVTB_OK)
-        return avtb_error_set(err, w->latched, "%s", w->latched_err.msg);
-    r = drain(w, err);
+    r = avtb_pcapng_drain(w, err);
     if (r != AVTB_OK)
         return r;
     /* EINVAL: a device or pipe, which has nothing to sync. */
@@ -718,9 +741,169 @@ void avtb_pcapng_handler(u_char *user, const struct pcap_pkthdr *h, const u_char
                        "pcapng %s: libpcap delivered timestamp %lld.%06lld, which cannot be "
                        "written; the capture stops here",
                        w->path, (long long)h->ts.tv_sec, (long long)h->ts.tv_usec);
-    } else if (write_epb(w, 0, units, bytes, h->caplen, h->len, &e) == AVTB_OK) {
+    } else if (write_epb(w, 0, units, bytes, h->caplen, h->len, NULL, 0, &e) == AVTB_OK) {
         return;
     }
     /* write_epb latches I/O errors itself; anything else is latched here. */
     latch(w, &e, NULL);
+}
+
+/* --- reading comments back ----------------------------------------------- */
+
+#define BT_PB          0x00000002u
+#define BT_SPB         0x00000003u
+#define READ_MAX_BLOCK (64u << 20)
+
+typedef struct comment_walk {
+    FILE *fp;
+    bool swap; /* the section is in the other byte order */
+    bool nomem;
+    uint8_t *buf;
+    size_t cap;
+    char text[AVTB_PCAPNG_OPT_MAX + 1];
+    avtb_pcapng_comment_cb cb;
+    void *ctx;
+} comment_walk;
+
+static uint32_t rd32(const comment_walk *c, const uint8_t *p)
+{
+    uint32_t v;
+
+    memcpy(&v, p, 4);
+    return c->swap ? __builtin_bswap32(v) : v;
+}
+
+static uint16_t rd16(const comment_walk *c, const uint8_t *p)
+{
+    uint16_t v;
+
+    memcpy(&v, p, 2);
+    return c->swap ? __builtin_bswap16(v) : v;
+}
+
+/* Reads n bytes into c->buf; false at the end of the file, or out of memory (c->nomem). */
+static bool read_into(comment_walk *c, size_t n)
+{
+    if (n > c->cap) {
+        uint8_t *p = realloc(c->buf, n);
+
+        if (p == NULL) {
+            c->nomem = true;
+            return false;
+        }
+        c->buf = p;
+        c->cap = n;
+    }
+    return n == 0 || fread(c->buf, 1, n, c->fp) == n;
+}
+
+/* Every opt_comment of an option list of n bytes; a bad option length ends the list. */
+static avtb_err comments_in(comment_walk *c, const uint8_t *o, size_t n, uint64_t packet)
+{
+    size_t i = 0;
+
+    while (n - i >= 4) {
+        uint16_t code = rd16(c, o + i), len = rd16(c, o + i + 2);
+        avtb_err r;
+
+        if (code == OPT_ENDOFOPT || len > n - i - 4)
+            break;
+        if (code == OPT_COMMENT) {
+            memcpy(c->text, o + i + 4, len);
+            c->text[len] = '\0';
+            r = c->cb(c->ctx, packet, c->text, strlen(c->text));
+            if (r != AVTB_OK)
+                return r;
+        }
+        if (pad4(len) > n - i - 4)
+            break;
+        i += 4 + pad4(len);
+    }
+    return AVTB_OK;
+}
+
+avtb_err avtb_pcapng_read_comments(const char *path, bool packets, avtb_pcapng_comment_cb cb,
+                                   void *ctx, avtb_error *err)
+{
+    comment_walk *c = calloc(1, sizeof(*c));
+    uint64_t packet = 0;
+    bool section = false;
+    avtb_err r = AVTB_OK;
+
+    if (c == NULL)
+        return avtb_error_set(err, AVTB_ERR_NOMEM, "%s: out of memory", path);
+    c->cb = cb;
+    c->ctx = ctx;
+    c->fp = fopen(path, "rbe");
+    if (c->fp == NULL) {
+        r = avtb_error_errno(err, AVTB_ERR_IO, errno, "cannot open capture file %s", path);
+        goto out;
+    }
+    for (;;) {
+        uint8_t h[28];
+        uint32_t type, total;
+
+        if (fread(h, 1, 8, c->fp) != 8)
+            break;
+        memcpy(&type, h, 4); /* the SHB's type reads the same in either byte order */
+        if (type == BT_SHB) {
+            uint32_t magic;
+
+            if (section && !packets)
+                break;
+            if (fread(h + 8, 1, 4, c->fp) != 4)
+                break;
+            memcpy(&magic, h + 8, 4);
+            if (magic != BYTE_MAGIC && __builtin_bswap32(magic) != BYTE_MAGIC)
+                break;
+            c->swap = magic != BYTE_MAGIC;
+            section = true;
+            total = rd32(c, h + 4);
+            if (total < 28 || total % 4 != 0 || total > READ_MAX_BLOCK || !read_into(c, total - 12))
+                break;
+            /* version (4), section length (8), options, trailing length (4) */
+            r = comments_in(c, c->buf + 12, total - 28, 0);
+            if (r != AVTB_OK)
+                goto out;
+            continue;
+        }
+        if (!section || !packets)
+            break; /* not pcapng, or only the section header was asked for */
+        type = rd32(c, h);
+        total = rd32(c, h + 4);
+        if (total < 12 || total % 4 != 0 || total > READ_MAX_BLOCK)
+            break;
+        if (type == BT_EPB || type == BT_PB) {
+            uint32_t caplen;
+
+            packet++;
+            /* interface, timestamp, caplen, len: 20 bytes; then data, options, length */
+            if (total < 32 || fread(h + 8, 1, 20, c->fp) != 20)
+                break;
+            caplen = rd32(c, h + 20);
+            if (caplen > total || pad4(caplen) > total - 32)
+                break;
+            if (fseeko(c->fp, (off_t)pad4(caplen), SEEK_CUR) != 0 ||
+                !read_into(c, total - 28 - pad4(caplen)))
+                break;
+            r = comments_in(c, c->buf, total - 32 - pad4(caplen), packet);
+            if (r != AVTB_OK)
+                goto out;
+            continue;
+        }
+        if (type == BT_SPB)
+            packet++;
+        if (fseeko(c->fp, (off_t)total - 8, SEEK_CUR) != 0)
+            break;
+    }
+    if (c->nomem)
+        r = avtb_error_set(err, AVTB_ERR_NOMEM, "%s: out of memory reading its comments", path);
+    else if (ferror(c->fp))
+        r = avtb_error_set(err, AVTB_ERR_IO, "cannot read capture file %s", path);
+out:
+    if (c->fp != NULL)
+        fclose(c->fp);
+    free(c->buf);
+    free(c);
+    return r;
 }

@@ -71,6 +71,16 @@ avtb_err avtb_pcapng_write_packet(avtb_pcapng *w, uint32_t iface, const struct t
                                   avtb_error *err) AVTB_WUR;
 
 /*
+ * avtb_pcapng_write_packet with an opt_comment on the block (NULL or "" for
+ * none): at most AVTB_PCAPNG_OPT_MAX bytes of UTF-8, else AVTB_ERR_INPUT and
+ * nothing is written. Wireshark shows it as the packet's comment
+ * (frame.comment); avtb_pcapng_read_comments reads it back.
+ */
+avtb_err avtb_pcapng_write_packet_comment(avtb_pcapng *w, uint32_t iface, const struct timespec *ts,
+                                          const uint8_t *data, uint32_t caplen, uint32_t len,
+                                          const char *comment, avtb_error *err) AVTB_WUR;
+
+/*
  * Writes one Interface Statistics Block for iface: isb_starttime and
  * isb_endtime (NULL omits them), isb_ifrecv = received, isb_ifdrop =
  * dropped_if, isb_osdrop = dropped_os (AVTB_PCAPNG_UNKNOWN omits a counter;
@@ -82,6 +92,13 @@ avtb_err avtb_pcapng_write_stats(avtb_pcapng *w, uint32_t iface, const struct ti
                                  const struct timespec *end, uint64_t received, uint64_t dropped_if,
                                  uint64_t dropped_os, const char *comment,
                                  avtb_error *err) AVTB_WUR;
+
+/*
+ * Hands the buffered blocks to write(2), without fsync: once it returns, a
+ * writer process that dies loses nothing (the host crashing still can).
+ * Cheap enough to call after every few packets. Returns a latched error.
+ */
+avtb_err avtb_pcapng_drain(avtb_pcapng *w, avtb_error *err) AVTB_WUR;
 
 /*
  * Writes the buffered blocks and fsyncs, so that a writer killed later leaves
@@ -108,5 +125,29 @@ avtb_err avtb_pcapng_close(avtb_pcapng *w, avtb_error *err) AVTB_WUR;
  * close report it.
  */
 void avtb_pcapng_handler(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes);
+
+/*
+ * Reading back what libpcap's reader does not hand out: comments. packet is
+ * 0 for a Section Header Block's comment, else the 1-based number of the
+ * packet block (EPB, SPB or the obsolete PB, counted in file order as
+ * libpcap returns them) the comment is on. comment is borrowed for the call
+ * and NUL-terminated (len excludes the NUL; a NUL inside ends it early).
+ * Returning anything but AVTB_OK stops the walk with that result.
+ */
+typedef avtb_err (*avtb_pcapng_comment_cb)(void *ctx, uint64_t packet, const char *comment,
+                                           size_t len);
+
+/*
+ * Walks the blocks of the pcapng file at path and calls cb for each comment:
+ * the first section header's only when packets is false (one read, for the
+ * run metadata), every SHB's and packet block's when true. Packet data is
+ * skipped, not read. A file that is not pcapng (classic pcap) has no
+ * comments: AVTB_OK with no call. A block whose length does not add up, or
+ * is over 64 MiB, or a file cut short, ends the walk quietly: the packet
+ * reader reports that damage itself. AVTB_ERR_IO when path cannot be opened
+ * or read.
+ */
+avtb_err avtb_pcapng_read_comments(const char *path, bool packets, avtb_pcapng_comment_cb cb,
+                                   void *ctx, avtb_error *err) AVTB_WUR;
 
 #endif

@@ -793,6 +793,139 @@ START_TEST(test_write_failure_latched)
 }
 END_TEST
 
+/* ---- comments: written on packets, read back ---- */
+
+typedef struct seen {
+    uint64_t packet[8];
+    char text[8][128];
+    int n;
+} seen;
+
+static avtb_err collect(void *ctx, uint64_t packet, const char *c, size_t len)
+{
+    seen *x = ctx;
+
+    ck_assert_uint_eq(strlen(c), len);
+    ck_assert_int_lt(x->n, 8);
+    x->packet[x->n] = packet;
+    snprintf(x->text[x->n], sizeof(x->text[0]), "%s", c);
+    x->n++;
+    return AVTB_OK;
+}
+
+static avtb_err stop_at_first(void *ctx, uint64_t packet, const char *c, size_t len)
+{
+    (void)ctx;
+    (void)packet;
+    (void)c;
+    (void)len;
+    return AVTB_ERR_INTERNAL;
+}
+
+START_TEST(test_packet_comments_round_trip)
+{
+    avtb_error err = {0};
+    uint32_t id;
+    avtb_pcapng *w = open_standard(path, false, &id);
+    frame fr[3];
+    seen x = {0};
+
+    standard_frames(fr);
+    ck_assert_int_eq(avtb_pcapng_write_packet_comment(w, id, &fr[0].ts, fr[0].bytes, fr[0].caplen,
+                                                      fr[0].len, "first", &err),
+                     AVTB_OK);
+    write_frame(w, id, &fr[1]);
+    ck_assert_int_eq(avtb_pcapng_write_packet_comment(w, id, &fr[2].ts, fr[2].bytes, fr[2].caplen,
+                                                      fr[2].len, "third, cut", &err),
+                     AVTB_OK);
+    /* Refused comments write nothing and do not latch. */
+    ck_assert_int_eq(avtb_pcapng_write_packet_comment(w, id, &fr[0].ts, fr[0].bytes, fr[0].caplen,
+                                                      fr[0].len, "\xff", &err),
+                     AVTB_ERR_INPUT);
+    ck_assert_msg(avtb_pcapng_drain(w, &err) == AVTB_OK, "%s", err.msg);
+    ck_assert_msg(avtb_pcapng_close(w, &err) == AVTB_OK, "%s", err.msg);
+    /* libpcap reads the packets as ever: the option is not part of the data. */
+    ck_assert_int_eq(libpcap_compare(path, PCAP_TSTAMP_PRECISION_MICRO, fr, 3), PCAP_ERROR_BREAK);
+
+    ck_assert_int_eq(avtb_pcapng_read_comments(path, true, collect, &x, &err), AVTB_OK);
+    ck_assert_int_eq(x.n, 3);
+    ck_assert_uint_eq(x.packet[0], 0);
+    ck_assert_str_eq(x.text[0], "avtb-run-id: " RUN_ID "\nscenario: " SCENARIO);
+    ck_assert_uint_eq(x.packet[1], 1);
+    ck_assert_str_eq(x.text[1], "first");
+    ck_assert_uint_eq(x.packet[2], 3);
+    ck_assert_str_eq(x.text[2], "third, cut");
+
+    /* The section header alone, when packets are not wanted. */
+    memset(&x, 0, sizeof(x));
+    ck_assert_int_eq(avtb_pcapng_read_comments(path, false, collect, &x, &err), AVTB_OK);
+    ck_assert_int_eq(x.n, 1);
+    ck_assert_uint_eq(x.packet[0], 0);
+    /* The callback's error ends the walk. */
+    ck_assert_int_eq(avtb_pcapng_read_comments(path, true, stop_at_first, NULL, &err),
+                     AVTB_ERR_INTERNAL);
+}
+END_TEST
+
+START_TEST(test_comments_of_cut_and_foreign_files)
+{
+    avtb_error err = {0};
+    uint32_t id;
+    avtb_pcapng *w = open_standard(path, false, &id);
+    frame fr[3];
+    seen x = {0};
+    pcapgen *g;
+    off_t two;
+
+    standard_frames(fr);
+    ck_assert_int_eq(avtb_pcapng_write_packet_comment(w, id, &fr[0].ts, fr[0].bytes, fr[0].caplen,
+                                                      fr[0].len, "one", &err),
+                     AVTB_OK);
+    ck_assert_int_eq(avtb_pcapng_flush(w, &err), AVTB_OK);
+    two = file_size(path);
+    ck_assert_int_eq(avtb_pcapng_write_packet_comment(w, id, &fr[1].ts, fr[1].bytes, fr[1].caplen,
+                                                      fr[1].len, "two", &err),
+                     AVTB_OK);
+    ck_assert_int_eq(avtb_pcapng_close(w, &err), AVTB_OK);
+    /* Cut inside the second packet's comment: the first comes back, the walk ends quietly. */
+    ck_assert_int_eq(truncate(path, file_size(path) - 10), 0);
+    ck_assert_int_gt(file_size(path), two);
+    ck_assert_int_eq(avtb_pcapng_read_comments(path, true, collect, &x, &err), AVTB_OK);
+    ck_assert_int_eq(x.n, 2);
+    ck_assert_str_eq(x.text[1], "one");
+
+    /* A classic pcap has no comments; a missing file is an I/O error. */
+    g = pcapgen_open(path, DLT_EN10MB, false);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(pcapgen_frame(g, 1.0, fr[0].bytes, fr[0].caplen, fr[0].len), 0);
+    ck_assert_int_eq(pcapgen_close(g), 0);
+    memset(&x, 0, sizeof(x));
+    ck_assert_int_eq(avtb_pcapng_read_comments(path, true, collect, &x, &err), AVTB_OK);
+    ck_assert_int_eq(x.n, 0);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(avtb_pcapng_read_comments(path, true, collect, &x, &err), AVTB_ERR_IO);
+}
+END_TEST
+
+/* A pcapng in the other byte order (pcapgen writes one): comments still found. */
+START_TEST(test_comments_other_byte_order)
+{
+    avtb_error err = {0};
+    pcapgen_opts o = {.linktype = DLT_EN10MB, .ng = true, .swapped = true};
+    pcapgen *g = pcapgen_open_ex(path, &o);
+    frame fr[1];
+    seen x = {0};
+
+    make_frame(&fr[0], 60, 60, 0, 0xA1);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(pcapgen_frame(g, 1.0, fr[0].bytes, 60, 60), 0);
+    ck_assert_int_eq(pcapgen_frame(g, 2.0, fr[0].bytes, 60, 60), 0);
+    ck_assert_int_eq(pcapgen_close(g), 0);
+    ck_assert_int_eq(avtb_pcapng_read_comments(path, true, collect, &x, &err), AVTB_OK);
+    ck_assert_int_eq(x.n, 0); /* pcapgen writes none; the walk must still get through */
+}
+END_TEST
+
 static Suite *pcapng_suite(void)
 {
     Suite *s = suite_create("pcapng");
@@ -833,6 +966,13 @@ static Suite *pcapng_suite(void)
     tcase_add_test(tc, test_bad_strings_refused);
     tcase_add_test(tc, test_bad_arguments_refused);
     tcase_add_test(tc, test_write_failure_latched);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("comments");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_packet_comments_round_trip);
+    tcase_add_test(tc, test_comments_of_cut_and_foreign_files);
+    tcase_add_test(tc, test_comments_other_byte_order);
     suite_add_tcase(s, tc);
     return s;
 }
