@@ -19,10 +19,10 @@ packages=(
   gcc make cmake pkg-config clang libclang-rt-14-dev
   # libraries avtb links
   libvirt-dev libguestfs-dev libyaml-dev libjansson-dev libpcap-dev libevent-dev
-  libssl-dev check zlib1g-dev libbrotli-dev libzstd-dev libarchive-dev libhyperscan-dev
+  libssl-dev libnftables-dev libnetfilter-conntrack-dev check zlib1g-dev libbrotli-dev libzstd-dev libarchive-dev libhyperscan-dev
   # virtualisation: libvirtd, QEMU, the libguestfs appliance and its kernel
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils libguestfs-tools
-  linux-image-amd64 iptables dnsmasq-base
+  linux-image-amd64 iptables nftables dnsmasq-base
   # the reference guest image recipe
   busybox-static e2fsprogs cpio gzip kmod xz-utils
   # the sandbox and the end-to-end tests

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "collectors/cloud.h"
 #include "common/error.h"
 
 /* What the sink answers to HTTP requests for a host (a scenario's network.responses). */
@@ -26,6 +27,12 @@ typedef struct avtb_http_answer {
 } avtb_http_answer;
 
 /* What a collector knows about the run; all strings borrowed from the run. */
+/* Ports of the sink on the bridge address; nftables sends the guest's packets to them. */
+#define AVTB_SINK_DNS_PORT      53
+#define AVTB_SINK_CATCHALL_PORT 9 /* every other TCP and UDP port ("discard") */
+
+struct avtb_mitm;
+
 typedef struct avtb_collector_env {
     const char *evidence_dir; /* absolute; collectors write their files here */
     const char *bridge;       /* host bridge of the run's isolated network */
@@ -36,6 +43,13 @@ typedef struct avtb_collector_env {
     const char *product;             /* "name version (vendor, country)"; may be NULL */
     const avtb_http_answer *answers; /* the sink's HTTP answers, first match wins */
     size_t nanswers;
+    /* TLS interception (its CA is planted in the guest); NULL: TLS is not intercepted */
+    struct avtb_mitm *mitm;
+    /* What the fake cloud answers: the scenario's answers, a recording, or the real upstream. */
+    avtb_cloud_mode cloud_mode;
+    avtb_cloud_recording *replay;      /* REPLAY; the sink child uses its own copy */
+    const avtb_connect_to *connect_to; /* RECORD */
+    size_t nconnect_to;
 } avtb_collector_env;
 
 typedef struct avtb_collector avtb_collector;

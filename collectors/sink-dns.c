@@ -12,6 +12,7 @@
 #include <event2/dns.h>
 #include <event2/dns_struct.h>
 #include <event2/listener.h>
+#include <linux/netfilter_ipv4.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -43,18 +44,21 @@ typedef struct dns_conn {
     struct dns_conn *prev, *next;
     char ip[46];
     uint16_t port;
+    char odst[46]; /* the resolver the guest connected to */
 } dns_conn;
 
+/* orig_dst: the resolver the guest asked (nftables sends every resolver's port 53 here). */
 static void log_query(avtb_sink_dns *d, const char *transport, const char *ip, uint16_t port,
-                      const char *qname, uint16_t qtype, bool answered)
+                      const char *orig_dst, const char *qname, uint16_t qtype, bool answered)
 {
     char now[32], tbuf[16];
     json_t *o;
 
     avtb_utc_now(now);
-    o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s?}", "time", now, "client", ip, "client_port",
-                  (int)port, "transport", transport, "qname", qname, "qtype",
-                  avtb_dns_type_name(qtype, tbuf), "answer", answered ? d->ip : NULL);
+    o = json_pack("{s:s, s:s, s:i, s:s?, s:s, s:s, s:s, s:s?}", "time", now, "client", ip,
+                  "client_port", (int)port, "orig_dst", orig_dst && orig_dst[0] ? orig_dst : NULL,
+                  "transport", transport, "qname", qname, "qtype", avtb_dns_type_name(qtype, tbuf),
+                  "answer", answered ? d->ip : NULL);
     avtb_jsonl_write(d->log, o);
     json_decref(o);
 }
@@ -63,14 +67,16 @@ static void on_udp_request(struct evdns_server_request *req, void *arg)
 {
     avtb_sink_dns *d = arg;
     struct sockaddr_storage ss;
-    char ip[46], qname[AVTB_DNS_NAME_TEXT];
-    uint16_t port = 0;
+    char ip[46], qname[AVTB_DNS_NAME_TEXT], odst[46] = "";
+    uint16_t port = 0, oport = 0;
 
     memset(&ss, 0, sizeof(ss));
-    if (evdns_server_request_get_requesting_addr(req, (struct sockaddr *)&ss, sizeof(ss)) > 0)
+    if (evdns_server_request_get_requesting_addr(req, (struct sockaddr *)&ss, sizeof(ss)) > 0) {
         avtb_sink_addr_str((struct sockaddr *)&ss, ip, &port);
-    else
+        avtb_sink_orig_dst_udp(d->ip, AVTB_SINK_DNS_PORT, ip, port, odst, &oport);
+    } else {
         strcpy(ip, "?");
+    }
     evdns_server_request_set_flags(req, EVDNS_FLAGS_AA);
     for (int i = 0; i < req->nquestions; i++) {
         const struct evdns_server_question *q = req->questions[i];
@@ -79,7 +85,7 @@ static void on_udp_request(struct evdns_server_request *req, void *arg)
         if (a && evdns_server_request_add_a_reply(req, q->name, 1, d->a4, AVTB_SINK_DNS_TTL) != 0)
             a = false;
         avtb_dns_escape(q->name, strlen(q->name), qname, sizeof(qname));
-        log_query(d, "udp", ip, port, qname, (uint16_t)q->type, a);
+        log_query(d, "udp", ip, port, odst, qname, (uint16_t)q->type, a);
     }
     if (evdns_server_request_respond(req, 0) != 0)
         avtb_warn("sink: DNS reply to %s:%u failed", ip, port);
@@ -115,7 +121,7 @@ static bool tcp_query(dns_conn *c, struct bufferevent *bev, const uint8_t *msg, 
         return false;
     reply[0] = (uint8_t)(n >> 8);
     reply[1] = (uint8_t)n;
-    log_query(c->d, "tcp", c->ip, c->port, q.qname, q.qtype, a);
+    log_query(c->d, "tcp", c->ip, c->port, c->odst, q.qname, q.qtype, a);
     return bufferevent_write(bev, reply, n + 2) == 0;
 }
 
@@ -174,6 +180,14 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     c->d = d;
     c->bev = bev;
     avtb_sink_addr_str(sa, c->ip, &c->port);
+    {
+        struct sockaddr_in od;
+        socklen_t ol = sizeof(od);
+        uint16_t op;
+
+        if (getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &od, &ol) == 0)
+            avtb_sink_addr_str((struct sockaddr *)&od, c->odst, &op);
+    }
     c->next = d->first;
     if (d->first != NULL)
         d->first->prev = c;

@@ -1,14 +1,24 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The sink's HTTP service (libevent evhttp): every request, whatever its
- * method or path, gets 200 and {"status":"ok"} so an uploader believes it
- * succeeded and sends everything it meant to; each request is logged with
- * the body's size and SHA-256 (the bytes themselves are in the capture).
+ * The sink's HTTP service (libevent evhttp), behind the TCP catch-all's
+ * relay: a request gets the scenario's answer for its host and path, or 200
+ * and {"status":"ok"}, so an uploader believes it succeeded and sends
+ * everything it meant to; each request is logged with the guest behind the
+ * relay, the body's size and SHA-256 (the bytes are in the capture, or for
+ * TLS in the transcript).
  */
+#include <ctype.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/dns.h>
+#include <event2/event.h>
 #include <event2/http.h>
+#include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
+#include <arpa/inet.h>
+#include <errno.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +34,24 @@
 #define HTTP_TEXT_MAX    2048 /* host and URI as logged */
 
 struct avtb_sink_http {
-    const avtb_http_answer *answers;
-    size_t nanswers;
+    avtb_sink_http_config c;
+    struct event_base *base;
     struct evhttp *http;
-    avtb_jsonl *log;
+    uint16_t port;
+    /* Record mode: the way to the real upstream. */
+    struct evdns_base *dns;
+    SSL_CTX *client_ctx;
+    struct fwd *fwds; /* requests waiting for the upstream */
 };
+
+/* One request forwarded to the upstream (record mode). */
+typedef struct fwd {
+    avtb_sink_http *h;
+    struct fwd *prev, *next;
+    struct evhttp_request *req; /* the guest's; NULL once its connection is gone */
+    struct evhttp_connection *up;
+    avtb_cloud_exchange x;
+} fwd;
 
 static const char *method_name(enum evhttp_cmd_type c)
 {
@@ -130,8 +153,8 @@ static const avtb_http_answer *answer_for(const avtb_sink_http *h, const char *h
 
         hl = colon && strchr(colon, ']') == NULL ? (size_t)(colon - host) : strlen(host);
     }
-    for (size_t i = 0; i < h->nanswers; i++) {
-        const avtb_http_answer *a = &h->answers[i];
+    for (size_t i = 0; i < h->c.nanswers; i++) {
+        const avtb_http_answer *a = &h->c.answers[i];
 
         if (strcmp(a->host, "*") != 0 &&
             (host == NULL || strlen(a->host) != hl || strncasecmp(a->host, host, hl) != 0))
@@ -143,70 +166,326 @@ static const avtb_http_answer *answer_for(const avtb_sink_http *h, const char *h
     return NULL;
 }
 
+/* Headers that describe one hop, not the message: never copied across the proxy. */
+static bool hop_by_hop(const char *name)
+{
+    static const char *const names[] = {"Connection", "Keep-Alive",     "Proxy-Connection",
+                                        "TE",         "Trailer",        "Transfer-Encoding",
+                                        "Upgrade",    "Content-Length", "Proxy-Authorization"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcasecmp(name, names[i]) == 0)
+            return true;
+    return false;
+}
+
+/* "Name: value" lines onto the reply's headers. */
+static void add_header_lines(struct evhttp_request *req, const char *const *lines, size_t n)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+
+    for (size_t i = 0; i < n; i++) {
+        const char *line = lines[i], *colon = strchr(line, ':');
+        char name[256];
+        size_t nl = colon ? (size_t)(colon - line) : 0;
+
+        if (colon == NULL || nl == 0 || nl >= sizeof(name))
+            continue;
+        memcpy(name, line, nl);
+        name[nl] = '\0';
+        if (hop_by_hop(name))
+            continue;
+        colon++;
+        while (*colon == ' ' || *colon == '\t')
+            colon++;
+        evhttp_add_header(out, name, colon);
+    }
+}
+
+static void send_bytes(struct evhttp_request *req, unsigned status, const void *body, size_t len)
+{
+    struct evbuffer *reply = evbuffer_new();
+
+    if (reply != NULL)
+        evbuffer_add(reply, body, len);
+    evhttp_send_reply(req, (int)status, NULL, reply);
+    if (reply != NULL)
+        evbuffer_free(reply);
+}
+
+/* The host name of a Host header: lower case, port removed. */
+static void host_name(const char *hv, char *out, size_t cap)
+{
+    size_t n = 0;
+
+    out[0] = '\0';
+    if (hv == NULL)
+        return;
+    if (hv[0] == '[') {
+        n = strcspn(hv, "]");
+        n += hv[n] == ']';
+    } else {
+        n = strcspn(hv, ":");
+    }
+    if (n >= cap)
+        n = cap - 1;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)tolower((unsigned char)hv[i]);
+    out[n] = '\0';
+}
+
+/* --- record mode: forward to the real upstream ---------------------------- */
+
+static void fwd_free(fwd *f)
+{
+    if (f->prev != NULL)
+        f->prev->next = f->next;
+    else
+        f->h->fwds = f->next;
+    if (f->next != NULL)
+        f->next->prev = f->prev;
+    if (f->req != NULL)
+        evhttp_connection_set_closecb(evhttp_request_get_connection(f->req), NULL, NULL);
+    free(f->x.host);
+    free(f->x.method);
+    free(f->x.uri);
+    for (size_t i = 0; i < f->x.nheaders; i++)
+        free(f->x.headers[i]);
+    free(f->x.headers);
+    free(f->x.body);
+    free(f);
+}
+
+static void free_upstream(evutil_socket_t fd, short what, void *arg)
+{
+    evhttp_connection_free(arg);
+}
+
+static void on_guest_gone(struct evhttp_connection *conn, void *arg)
+{
+    fwd *f = arg;
+
+    f->req = NULL;
+}
+
+static void record(fwd *f, const char *error)
+{
+    char now[32];
+    json_t *o;
+
+    avtb_utc_now(now);
+    o = avtb_cloud_json(&f->x, now, error);
+    avtb_jsonl_write(f->h->c.recording, o);
+    json_decref(o);
+}
+
+static void on_upstream(struct evhttp_request *ureq, void *arg)
+{
+    fwd *f = arg;
+    avtb_sink_http *h = f->h;
+    struct evkeyval *kv;
+    struct evbuffer *body;
+    struct timeval now = {0, 0};
+    int code = ureq ? evhttp_request_get_response_code(ureq) : 0;
+
+    if (code <= 0) {
+        avtb_warn("sink: record: %s %s%s: the upstream did not answer", f->x.method, f->x.host,
+                  f->x.uri);
+        record(f, "the upstream did not answer");
+        if (f->req != NULL)
+            send_bytes(f->req, 502, "upstream unreachable\n", 21);
+        goto out;
+    }
+    f->x.status = (unsigned)code;
+    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(ureq), next)
+    {
+        char **n;
+
+        if (hop_by_hop(kv->key) || f->x.nheaders >= AVTB_CLOUD_MAX_HEADERS)
+            continue;
+        n = realloc(f->x.headers, (f->x.nheaders + 1) * sizeof(*n));
+        if (n == NULL)
+            break;
+        f->x.headers = n;
+        if (asprintf(&n[f->x.nheaders], "%s: %s", kv->key, kv->value) < 0)
+            break;
+        f->x.nheaders++;
+    }
+    body = evhttp_request_get_input_buffer(ureq);
+    f->x.body_len = evbuffer_get_length(body);
+    f->x.body = malloc(f->x.body_len + 1);
+    if (f->x.body == NULL)
+        f->x.body_len = 0;
+    else
+        evbuffer_copyout(body, f->x.body, f->x.body_len);
+    record(f, NULL);
+    if (f->req != NULL) {
+        add_header_lines(f->req, (const char *const *)f->x.headers, f->x.nheaders);
+        send_bytes(f->req, f->x.status, f->x.body, f->x.body_len);
+    }
+out:
+    /* Not from inside its own callback: the connection is freed on the next loop turn. */
+    if (f->up != NULL && event_base_once(h->base, -1, EV_TIMEOUT, free_upstream, f->up, &now) != 0)
+        avtb_warn("sink: record: an upstream connection is kept until the sink stops");
+    f->up = NULL;
+    fwd_free(f);
+}
+
+/* Sends req on to the host it names; the answer comes back in on_upstream. */
+static void forward(avtb_sink_http *h, struct evhttp_request *req, const avtb_sink_peer *who,
+                    const char *host, const char *method)
+{
+    struct evbuffer *body = evhttp_request_get_input_buffer(req);
+    struct evkeyval *kv;
+    struct evhttp_request *ureq = NULL;
+    const char *to_host;
+    uint16_t port = who->orig_dst_port ? who->orig_dst_port : (who->tls ? 443 : 80), to_port;
+    fwd *f = calloc(1, sizeof(*f));
+
+    if (f == NULL || host[0] == '\0') {
+        free(f);
+        send_bytes(req, host[0] ? 503 : 400, "avtb record: no Host\n", 21);
+        return;
+    }
+    f->h = h;
+    f->req = req;
+    f->x.tls = who->tls;
+    f->x.host = strdup(host);
+    f->x.method = strdup(method);
+    f->x.uri = strdup(evhttp_request_get_uri(req));
+    f->next = h->fwds;
+    if (h->fwds != NULL)
+        h->fwds->prev = f;
+    h->fwds = f;
+    if (f->x.host == NULL || f->x.method == NULL || f->x.uri == NULL)
+        goto fail;
+    avtb_connect_to_apply(h->c.connect_to, h->c.nconnect_to, host, port, &to_host, &to_port);
+    if (who->tls) {
+        SSL *ssl = SSL_new(h->client_ctx);
+        struct bufferevent *bev;
+
+        if (ssl == NULL)
+            goto fail;
+        SSL_set_tlsext_host_name(ssl, host);
+        SSL_set1_host(ssl, host);
+        bev = bufferevent_openssl_socket_new(h->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                             BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+        if (bev == NULL) {
+            SSL_free(ssl);
+            goto fail;
+        }
+        f->up = evhttp_connection_base_bufferevent_new(h->base, h->dns, bev, to_host, to_port);
+    } else {
+        f->up = evhttp_connection_base_new(h->base, h->dns, to_host, to_port);
+    }
+    if (f->up == NULL)
+        goto fail;
+    evhttp_connection_set_timeout(f->up, HTTP_TIMEOUT_S);
+    ureq = evhttp_request_new(on_upstream, f);
+    if (ureq == NULL)
+        goto fail;
+    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next)
+    {
+        if (!hop_by_hop(kv->key))
+            evhttp_add_header(evhttp_request_get_output_headers(ureq), kv->key, kv->value);
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(ureq), "Connection", "close");
+    evbuffer_add_buffer_reference(evhttp_request_get_output_buffer(ureq), body);
+    evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_guest_gone, f);
+    /* On failure evhttp_make_request frees ureq itself. */
+    if (evhttp_make_request(f->up, ureq, evhttp_request_get_command(req), f->x.uri) != 0) {
+        ureq = NULL;
+        goto fail;
+    }
+    avtb_debug("sink: record: %s %s%s via %s:%u", method, host, f->x.uri, to_host, to_port);
+    return;
+fail:
+    if (ureq != NULL)
+        evhttp_request_free(ureq);
+    if (f->up != NULL)
+        evhttp_connection_free(f->up);
+    f->up = NULL;
+    avtb_warn("sink: record: cannot forward %s %s to the upstream", method, host);
+    if (f->x.host != NULL && f->x.method != NULL && f->x.uri != NULL)
+        record(f, "the sink could not forward the request");
+    fwd_free(f);
+    send_bytes(req, 502, "avtb record: cannot forward\n", 28);
+}
+
+/* --- every request --------------------------------------------------------- */
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     avtb_sink_http *h = arg;
     struct evhttp_connection *conn = evhttp_request_get_connection(req);
     struct evbuffer *body = evhttp_request_get_input_buffer(req);
-    struct evbuffer *reply = evbuffer_new();
-    char now[32], sha[65], host[HTTP_TEXT_MAX], uri[HTTP_TEXT_MAX];
+    char now[32], sha[65], host[HTTP_TEXT_MAX], uri[HTTP_TEXT_MAX], name[256];
     const char *hv = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+    const char *method = method_name(evhttp_request_get_command(req));
     char *peer = NULL;
     ev_uint16_t port = 0;
-    const avtb_http_answer *ans;
+    avtb_sink_peer who = {0};
+    const avtb_http_answer *ans = NULL;
+    const avtb_cloud_exchange *replayed = NULL;
     json_t *o;
 
     if (conn != NULL)
         evhttp_connection_get_peer(conn, &peer, &port);
+    /* The request came through the TCP catch-all's relay: name the guest behind it. */
+    if (h->c.peer == NULL || !h->c.peer(h->c.peer_arg, port, &who)) {
+        snprintf(who.client, sizeof(who.client), "%s", peer ? peer : "?");
+        who.client_port = port;
+    }
     avtb_utc_now(now);
     body_sha256(body, sha);
     safe_text(hv, host, sizeof(host));
     safe_text(evhttp_request_get_uri(req), uri, sizeof(uri));
-    ans = answer_for(h, hv, evhttp_request_get_uri(req));
-    o = json_pack("{s:s, s:s, s:i, s:s, s:s?, s:s, s:I, s:s}", "time", now, "client",
-                  peer ? peer : "?", "client_port", (int)port, "method",
-                  method_name(evhttp_request_get_command(req)), "host", hv ? host : NULL, "uri",
-                  uri, "body_bytes", (json_int_t)evbuffer_get_length(body), "body_sha256", sha);
-    if (o != NULL)
+    host_name(hv, name, sizeof(name));
+    if (h->c.mode == AVTB_CLOUD_REPLAY)
+        replayed = avtb_cloud_match(h->c.replay, name, method, evhttp_request_get_uri(req));
+    if (h->c.mode != AVTB_CLOUD_RECORD && replayed == NULL)
+        ans = answer_for(h, hv, evhttp_request_get_uri(req));
+    o = json_pack("{s:s, s:s, s:i, s:s?, s:i, s:b, s:s?, s:s, s:s?, s:s, s:I, s:s}", "time", now,
+                  "client", who.client, "client_port", (int)who.client_port, "orig_dst",
+                  who.orig_dst[0] ? who.orig_dst : NULL, "orig_dst_port", (int)who.orig_dst_port,
+                  "tls", (int)who.tls, "sni", who.sni[0] ? who.sni : NULL, "method", method, "host",
+                  hv ? host : NULL, "uri", uri, "body_bytes", (json_int_t)evbuffer_get_length(body),
+                  "body_sha256", sha);
+    if (o != NULL) {
         json_object_set_new(o, "answer",
-                            ans ? json_integer((json_int_t)(ans - h->answers)) : json_null());
-    avtb_jsonl_write(h->log, o);
+                            ans ? json_integer((json_int_t)(ans - h->c.answers)) : json_null());
+        if (h->c.mode == AVTB_CLOUD_REPLAY)
+            json_object_set_new(o, "replayed",
+                                replayed ? json_integer((json_int_t)(replayed - h->c.replay->items))
+                                         : json_null());
+        if (h->c.mode == AVTB_CLOUD_RECORD)
+            json_object_set_new(o, "forwarded", json_true());
+    }
+    avtb_jsonl_write(h->c.log, o);
     json_decref(o);
 
-    if (ans != NULL) {
-        struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-
-        for (size_t i = 0; i < ans->nheaders; i++) {
-            const char *line = ans->headers[i], *colon = strchr(line, ':');
-            char name[256];
-            size_t nl = colon ? (size_t)(colon - line) : 0;
-
-            if (colon == NULL || nl >= sizeof(name))
-                continue;
-            memcpy(name, line, nl);
-            name[nl] = '\0';
-            colon++;
-            while (*colon == ' ' || *colon == '\t')
-                colon++;
-            evhttp_add_header(out, name, colon);
+    if (h->c.mode == AVTB_CLOUD_RECORD) {
+        forward(h, req, &who, name, method);
+    } else if (replayed != NULL) {
+        if (replayed->status == 0) {
+            /* The upstream did not answer when recorded: neither does the replay. */
+            send_bytes(req, 504, "", 0);
+            return;
         }
-        if (reply != NULL)
-            evbuffer_add(reply, ans->body, ans->body_len);
-        evhttp_send_reply(req, (int)ans->status, NULL, reply);
+        add_header_lines(req, (const char *const *)replayed->headers, replayed->nheaders);
+        send_bytes(req, replayed->status, replayed->body, replayed->body_len);
+    } else if (ans != NULL) {
+        add_header_lines(req, ans->headers, ans->nheaders);
+        send_bytes(req, ans->status, ans->body, ans->body_len);
     } else {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                           "application/json");
-        if (reply != NULL)
-            evbuffer_add_printf(reply, "{\"status\":\"ok\"}\n");
-        evhttp_send_reply(req, 200, "OK", reply);
+        send_bytes(req, 200, "{\"status\":\"ok\"}\n", 16);
     }
-    if (reply != NULL)
-        evbuffer_free(reply);
 }
 
-avtb_err avtb_sink_http_new(struct event_base *base, const char *ip, avtb_jsonl *log,
-                            const avtb_http_answer *answers, size_t nanswers, avtb_sink_http **out,
-                            avtb_error *err)
+avtb_err avtb_sink_http_new(struct event_base *base, const avtb_sink_http_config *cfg,
+                            avtb_sink_http **out, avtb_error *err)
 {
     avtb_err r = AVTB_ERR_INTERNAL;
     avtb_sink_http *h = calloc(1, sizeof(*h));
@@ -217,9 +496,20 @@ avtb_err avtb_sink_http_new(struct event_base *base, const char *ip, avtb_jsonl 
         r = avtb_error_set(err, AVTB_ERR_NOMEM, "sink HTTP: out of memory");
         goto out;
     }
-    h->log = log;
-    h->answers = answers;
-    h->nanswers = nanswers;
+    h->c = *cfg;
+    h->base = base;
+    if (h->c.mode == AVTB_CLOUD_RECORD) {
+        /* The host's resolver and trust store: this is the lab's real egress. */
+        h->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+                                          EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+        h->client_ctx = SSL_CTX_new(TLS_client_method());
+        if (h->client_ctx == NULL || !SSL_CTX_set_default_verify_paths(h->client_ctx)) {
+            r = avtb_error_set(err, AVTB_ERR_NOMEM, "sink HTTP: cannot make a TLS client");
+            goto out;
+        }
+        SSL_CTX_set_min_proto_version(h->client_ctx, TLS1_2_VERSION);
+        SSL_CTX_set_verify(h->client_ctx, SSL_VERIFY_PEER, NULL);
+    }
     evhttp_set_max_body_size(h->http, AVTB_SINK_HTTP_MAX_BODY);
     evhttp_set_max_headers_size(h->http, HTTP_MAX_HEADERS);
     evhttp_set_timeout(h->http, HTTP_TIMEOUT_S);
@@ -229,13 +519,23 @@ avtb_err avtb_sink_http_new(struct event_base *base, const char *ip, avtb_jsonl 
                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
                                             EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(h->http, on_request, h);
-    fd = avtb_sink_socket(ip, 80, SOCK_STREAM, err);
+    fd = avtb_sink_socket("127.0.0.1", 0, SOCK_STREAM, err);
     if (fd < 0) {
         r = err ? err->code : AVTB_ERR_IO;
         goto out;
     }
+    {
+        struct sockaddr_in sa;
+        socklen_t sl = sizeof(sa);
+
+        if (getsockname(fd, (struct sockaddr *)&sa, &sl) != 0) {
+            r = avtb_error_errno(err, AVTB_ERR_IO, errno, "sink HTTP: getsockname");
+            goto out;
+        }
+        h->port = ntohs(sa.sin_port);
+    }
     if (evhttp_accept_socket_with_handle(h->http, fd) == NULL) {
-        r = avtb_error_set(err, AVTB_ERR_IO, "sink HTTP: cannot serve %s:80", ip);
+        r = avtb_error_set(err, AVTB_ERR_IO, "sink HTTP: cannot serve 127.0.0.1:%u", h->port);
         goto out;
     }
     fd = -1; /* transferred: evhttp_free closes it */
@@ -249,11 +549,28 @@ out:
     return r;
 }
 
+uint16_t avtb_sink_http_port(const avtb_sink_http *h)
+{
+    return h->port;
+}
+
 void avtb_sink_http_free(avtb_sink_http *h)
 {
     if (h == NULL)
         return;
+    while (h->fwds != NULL) {
+        fwd *f = h->fwds;
+
+        record(f, "the run ended before the upstream answered");
+        if (f->up != NULL)
+            evhttp_connection_free(f->up); /* frees its request; on_upstream is not called */
+        f->up = NULL;
+        fwd_free(f);
+    }
     if (h->http != NULL)
         evhttp_free(h->http);
+    if (h->dns != NULL)
+        evdns_base_free(h->dns, 0);
+    SSL_CTX_free(h->client_ctx);
     free(h);
 }

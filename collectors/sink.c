@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The sink collector: the only servers the guest can reach. A child process
- * runs one libevent loop with DNS (sink-dns.c) and HTTP (sink-http.c) bound
- * to the bridge address, so the guest's lookups and uploads complete and are
- * logged (<evidence>/sink-dns.jsonl, sink-http.jsonl) next to the capture.
+ * The sink collector: the only servers the guest can reach. nftables sends
+ * every packet the guest sends to it (netfilter.c). A child process runs one
+ * libevent loop with DNS (sink-dns.c) on port 53 of the bridge address, the
+ * TCP and UDP catch-alls (sink-tcp.c, sink-udp.c) on AVTB_SINK_CATCHALL_PORT,
+ * which intercept TLS and relay HTTP to the HTTP service (sink-http.c) on
+ * loopback. Everything is logged next to the capture: sink-dns.jsonl,
+ * sink-http.jsonl, sink-tcp.jsonl, sink-tls.jsonl, sink-udp.jsonl, and the
+ * decrypted TLS in tls-plaintext.pcapng.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,17 +22,30 @@
 #include "collectors/child.h"
 #include "collectors/collector.h"
 #include "collectors/sink.h"
+#include "collectors/tls-mitm.h"
+#include "collectors/transcript.h"
 #include "common/log.h"
 #include "common/util.h"
 
 #define SINK_START_MS 5000
 #define SINK_STOP_MS  5000
 
+enum { LOG_DNS, LOG_HTTP, LOG_TCP, LOG_TLS, LOG_UDP, NLOGS };
+static const char *const log_names[NLOGS] = {"sink-dns.jsonl", "sink-http.jsonl", "sink-tcp.jsonl",
+                                             "sink-tls.jsonl", "sink-udp.jsonl"};
+
 typedef struct sink {
     pid_t pid;
     char *ip;
-    char *dns_log;
-    char *http_log;
+    char *logs[NLOGS];
+    char *transcript;
+    const char *run_id, *scenario, *product;
+    avtb_mitm *mitm; /* the run's; the child uses its copy */
+    avtb_cloud_mode cloud_mode;
+    avtb_cloud_recording *replay;
+    const avtb_connect_to *connect_to;
+    size_t nconnect_to;
+    char *recording;
     /* Borrowed from the run; the sink child has its own copy of the memory. */
     const avtb_http_answer *answers;
     size_t nanswers;
@@ -146,30 +163,89 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
+static bool peer_of(void *arg, uint16_t relay_port, avtb_sink_peer *out)
+{
+    return avtb_sink_tcp_peer(*(avtb_sink_tcp **)arg, relay_port, out);
+}
+
 /* The child: serve until SIGTERM, then close the logs. */
 static int sink_main(void *arg, int ready_fd)
 {
     const sink *s = arg;
-    avtb_jsonl *dns_log = NULL, *http_log = NULL;
+    avtb_jsonl *logs[NLOGS] = {0}, *recording = NULL;
+    avtb_transcript *tr = NULL;
     avtb_sink_dns *dns = NULL;
     avtb_sink_http *http = NULL;
+    avtb_sink_tcp *tcp = NULL;
+    avtb_sink_udp *udp = NULL;
     struct event_base *base = NULL;
     struct event *term = NULL;
     avtb_error err = {0};
     int rc = 1;
+    avtb_pcapng_meta meta[] = {
+        {"what", "TLS connections the sink intercepted, decrypted, as TCP flows"},
+        {"run", s->run_id},
+        {"scenario", s->scenario},
+        {"product", s->product},
+    };
 
     base = event_base_new();
     if (base == NULL) {
         avtb_child_fail(ready_fd, "cannot create an event loop");
         goto out;
     }
-    if (avtb_jsonl_open(s->dns_log, &dns_log, &err) != AVTB_OK ||
-        avtb_jsonl_open(s->http_log, &http_log, &err) != AVTB_OK ||
-        avtb_sink_dns_new(base, s->ip, dns_log, &dns, &err) != AVTB_OK ||
-        avtb_sink_http_new(base, s->ip, http_log, s->answers, s->nanswers, &http, &err) !=
-            AVTB_OK) {
+    for (int i = 0; i < NLOGS; i++)
+        if (avtb_jsonl_open(s->logs[i], &logs[i], &err) != AVTB_OK) {
+            avtb_child_fail(ready_fd, "%s", err.msg);
+            goto out;
+        }
+    if ((s->mitm != NULL && avtb_mitm_keylog_reopen(s->mitm, &err) != AVTB_OK) ||
+        (s->mitm != NULL &&
+         avtb_transcript_open(s->transcript, meta, sizeof(meta) / sizeof(meta[0]), &tr, &err) !=
+             AVTB_OK) ||
+        avtb_sink_dns_new(base, s->ip, logs[LOG_DNS], &dns, &err) != AVTB_OK ||
+        (s->cloud_mode == AVTB_CLOUD_RECORD &&
+         avtb_jsonl_open(s->recording, &recording, &err) != AVTB_OK)) {
         avtb_child_fail(ready_fd, "%s", err.msg);
         goto out;
+    }
+    {
+        avtb_sink_http_config hc = {
+            .log = logs[LOG_HTTP],
+            .answers = s->answers,
+            .nanswers = s->nanswers,
+            .peer = peer_of,
+            .peer_arg = &tcp,
+            .mode = s->cloud_mode,
+            .replay = s->replay,
+            .recording = recording,
+            .connect_to = s->connect_to,
+            .nconnect_to = s->nconnect_to,
+        };
+
+        if (avtb_sink_http_new(base, &hc, &http, &err) != AVTB_OK) {
+            avtb_child_fail(ready_fd, "%s", err.msg);
+            goto out;
+        }
+    }
+    if (avtb_sink_udp_new(base, s->ip, AVTB_SINK_CATCHALL_PORT, logs[LOG_UDP], &udp, &err) !=
+        AVTB_OK) {
+        avtb_child_fail(ready_fd, "%s", err.msg);
+        goto out;
+    }
+    {
+        avtb_sink_tcp_config cfg = {
+            .tcp_log = logs[LOG_TCP],
+            .tls_log = logs[LOG_TLS],
+            .mitm = s->mitm,
+            .transcript = tr,
+            .http_port = avtb_sink_http_port(http),
+        };
+
+        if (avtb_sink_tcp_new(base, s->ip, AVTB_SINK_CATCHALL_PORT, &cfg, &tcp, &err) != AVTB_OK) {
+            avtb_child_fail(ready_fd, "%s", err.msg);
+            goto out;
+        }
     }
     term = evsignal_new(base, SIGTERM, on_term, base);
     if (term == NULL || evsignal_add(term, NULL) != 0) {
@@ -183,9 +259,23 @@ static int sink_main(void *arg, int ready_fd)
     }
     rc = 0;
 out:
+    /* Connections first (they log as they close), then the services they use. */
+    avtb_sink_tcp_free(tcp);
+    avtb_sink_udp_free(udp);
     avtb_sink_http_free(http);
     avtb_sink_dns_free(dns);
-    if (!avtb_jsonl_close(dns_log) || !avtb_jsonl_close(http_log))
+    if (s->mitm != NULL && avtb_mitm_keylog_error(s->mitm, &err) != AVTB_OK) {
+        avtb_errorf("sink: %s", err.msg);
+        rc = 1;
+    }
+    if (avtb_transcript_close(tr, &err) != AVTB_OK) {
+        avtb_errorf("sink: %s", err.msg);
+        rc = 1;
+    }
+    for (int i = 0; i < NLOGS; i++)
+        if (!avtb_jsonl_close(logs[i]))
+            rc = 1;
+    if (!avtb_jsonl_close(recording))
         rc = 1;
     if (term != NULL)
         event_free(term);
@@ -199,8 +289,10 @@ static void sink_free(sink *s)
     if (s == NULL)
         return;
     free(s->ip);
-    free(s->dns_log);
-    free(s->http_log);
+    for (int i = 0; i < NLOGS; i++)
+        free(s->logs[i]);
+    free(s->transcript);
+    free(s->recording);
     free(s);
 }
 
@@ -211,18 +303,36 @@ static avtb_err sink_start(const avtb_collector_env *env, void **state, avtb_err
 
     *state = NULL;
     if (s == NULL || (s->ip = strdup(env->sink_ip)) == NULL ||
-        (s->dns_log = avtb_path_join(env->evidence_dir, "sink-dns.jsonl")) == NULL ||
-        (s->http_log = avtb_path_join(env->evidence_dir, "sink-http.jsonl")) == NULL) {
+        (s->transcript = avtb_path_join(env->evidence_dir, "tls-plaintext.pcapng")) == NULL) {
         r = avtb_error_set(err, AVTB_ERR_NOMEM, "sink: out of memory");
         goto out;
     }
+    for (int i = 0; i < NLOGS; i++)
+        if ((s->logs[i] = avtb_path_join(env->evidence_dir, log_names[i])) == NULL) {
+            r = avtb_error_set(err, AVTB_ERR_NOMEM, "sink: out of memory");
+            goto out;
+        }
+    s->mitm = env->mitm;
+    s->cloud_mode = env->cloud_mode;
+    s->replay = env->replay;
+    s->connect_to = env->connect_to;
+    s->nconnect_to = env->nconnect_to;
+    if (s->cloud_mode == AVTB_CLOUD_RECORD &&
+        (s->recording = avtb_path_join(env->evidence_dir, AVTB_CLOUD_FILE)) == NULL) {
+        r = avtb_error_set(err, AVTB_ERR_NOMEM, "sink: out of memory");
+        goto out;
+    }
+    s->run_id = env->run_id ? env->run_id : "";
+    s->scenario = env->scenario ? env->scenario : "";
+    s->product = env->product ? env->product : "";
     s->pid = -1;
     s->answers = env->answers;
     s->nanswers = env->nanswers;
     r = avtb_child_start("sink", sink_main, s, SINK_START_MS, &s->pid, err);
     if (r != AVTB_OK)
         goto out;
-    avtb_debug("sink: DNS and HTTP on %s (pid %d)", s->ip, (int)s->pid);
+    avtb_debug("sink: DNS on %s:%u, TCP and UDP catch-alls on port %u (pid %d)", s->ip,
+               AVTB_SINK_DNS_PORT, AVTB_SINK_CATCHALL_PORT, (int)s->pid);
     *state = s;
     s = NULL; /* transferred */
 out:

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "collectors/cloud.h"
 #include "collectors/collector.h"
 #include "common/error.h"
 
@@ -40,15 +41,80 @@ avtb_err avtb_sink_dns_new(struct event_base *base, const char *ip, avtb_jsonl *
                            avtb_sink_dns **out, avtb_error *err) AVTB_WUR;
 void avtb_sink_dns_free(avtb_sink_dns *d);
 
+/* Who a relayed connection really is: the guest, and where it meant to go. */
+typedef struct avtb_sink_peer {
+    char client[46];
+    uint16_t client_port;
+    char orig_dst[46];
+    uint16_t orig_dst_port;
+    bool tls;      /* the HTTP came out of an intercepted TLS connection */
+    char sni[256]; /* the name the client asked for in TLS, or "" */
+} avtb_sink_peer;
+
+/* Fills *out for the relay connection whose local port is relay_port. */
+typedef bool (*avtb_sink_peer_fn)(void *arg, uint16_t relay_port, avtb_sink_peer *out);
+
 typedef struct avtb_sink_http avtb_sink_http;
+typedef struct avtb_sink_http_config {
+    avtb_jsonl *log;                 /* sink-http.jsonl */
+    const avtb_http_answer *answers; /* the scenario's answers; may be NULL */
+    size_t nanswers;
+    avtb_sink_peer_fn peer; /* names the guest behind a relay; may be NULL */
+    void *peer_arg;
+    avtb_cloud_mode mode;
+    avtb_cloud_recording *replay;      /* REPLAY: what to answer (marks what it served) */
+    avtb_jsonl *recording;             /* RECORD: cloud-recording.jsonl */
+    const avtb_connect_to *connect_to; /* RECORD: upstream overrides */
+    size_t nconnect_to;
+} avtb_sink_http_config;
 /*
- * Serves HTTP on TCP port 80 of ip. A request gets the first of the answers
- * (borrowed; may be NULL) whose host and path prefix match it, else 200 and
- * {"status":"ok"}. The log line says which answer was given.
+ * Serves HTTP on 127.0.0.1 (a port of the kernel's choice, see
+ * avtb_sink_http_port); the TCP catch-all relays the guest's HTTP to it.
+ * A request gets, by mode:
+ *   SINKHOLE: the first of the scenario's answers whose host and path
+ *             prefix match it, else 200 and {"status":"ok"};
+ *   REPLAY:   the recorded answer (avtb_cloud_match), else as SINKHOLE;
+ *   RECORD:   the real upstream's answer (the request is forwarded to the
+ *             host it names, over TLS if it came over TLS), stored in the
+ *             recording.
+ * The log line says which answer was given. Everything in cfg is borrowed.
  */
-avtb_err avtb_sink_http_new(struct event_base *base, const char *ip, avtb_jsonl *log,
-                            const avtb_http_answer *answers, size_t nanswers, avtb_sink_http **out,
-                            avtb_error *err) AVTB_WUR;
+avtb_err avtb_sink_http_new(struct event_base *base, const avtb_sink_http_config *cfg,
+                            avtb_sink_http **out, avtb_error *err) AVTB_WUR;
+uint16_t avtb_sink_http_port(const avtb_sink_http *h);
 void avtb_sink_http_free(avtb_sink_http *h);
+
+typedef struct avtb_sink_tcp avtb_sink_tcp;
+typedef struct avtb_sink_tcp_config {
+    avtb_jsonl *tcp_log;                /* sink-tcp.jsonl: one line per connection */
+    avtb_jsonl *tls_log;                /* sink-tls.jsonl: one line per TLS connection */
+    struct avtb_mitm *mitm;             /* TLS interception; NULL: TLS is recorded as raw bytes */
+    struct avtb_transcript *transcript; /* decrypted TLS as TCP flows; may be NULL */
+    uint16_t http_port;                 /* the HTTP service, on 127.0.0.1 */
+} avtb_sink_tcp_config;
+/*
+ * The TCP catch-all on ip:port (see sink-tcp.c); everything in cfg is
+ * borrowed and must outlive the service.
+ */
+avtb_err avtb_sink_tcp_new(struct event_base *base, const char *ip, uint16_t port,
+                           const avtb_sink_tcp_config *cfg, avtb_sink_tcp **out,
+                           avtb_error *err) AVTB_WUR;
+/* An avtb_sink_peer_fn: s is the avtb_sink_tcp. */
+bool avtb_sink_tcp_peer(const avtb_sink_tcp *s, uint16_t relay_port, avtb_sink_peer *out);
+void avtb_sink_tcp_free(avtb_sink_tcp *s);
+
+typedef struct avtb_sink_udp avtb_sink_udp;
+/* The UDP catch-all on ip:port: logs each datagram with its original destination. */
+avtb_err avtb_sink_udp_new(struct event_base *base, const char *ip, uint16_t port, avtb_jsonl *log,
+                           avtb_sink_udp **out, avtb_error *err) AVTB_WUR;
+void avtb_sink_udp_free(avtb_sink_udp *u);
+
+/*
+ * The destination a redirected UDP datagram was sent to, from conntrack:
+ * local_ip:local_port is where it was delivered, client_ip:client_port its
+ * sender. False when conntrack has no such entry (ip is then "").
+ */
+bool avtb_sink_orig_dst_udp(const char *local_ip, uint16_t local_port, const char *client_ip,
+                            uint16_t client_port, char ip[46], uint16_t *port);
 
 #endif

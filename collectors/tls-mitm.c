@@ -763,6 +763,19 @@ avtb_err avtb_mitm_write_ca(const avtb_mitm *m, const char *path, avtb_error *er
     return r;
 }
 
+avtb_err avtb_mitm_keylog_reopen(avtb_mitm *m, avtb_error *err)
+{
+    if (m->keylog_path == NULL)
+        return AVTB_OK;
+    /* The old descriptor is not ours to close any more: the fork closed it. */
+    m->keylog_fd =
+        open(m->keylog_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+    if (m->keylog_fd < 0)
+        return avtb_error_errno(err, AVTB_ERR_IO, errno, "cannot open the TLS key log %s",
+                                m->keylog_path);
+    return AVTB_OK;
+}
+
 SSL_CTX *avtb_mitm_ctx(avtb_mitm *m)
 {
     return m->ctx;

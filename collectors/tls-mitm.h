@@ -73,6 +73,13 @@ const char *avtb_mitm_ca_pem(const avtb_mitm *m);
 avtb_err avtb_mitm_write_ca(const avtb_mitm *m, const char *path, avtb_error *err) AVTB_WUR;
 
 /*
+ * Opens the key log again, in a child process made after avtb_mitm_new
+ * whose descriptors were closed (collectors/child.c closes all but its
+ * own); the old descriptor number is forgotten, not closed.
+ */
+avtb_err avtb_mitm_keylog_reopen(avtb_mitm *m, avtb_error *err) AVTB_WUR;
+
+/*
  * The server context, borrowed: SSL_new it per accepted connection (plain,
  * or for bufferevent_openssl_socket_new). Its callbacks (servername, ALPN,
  * info, keylog) and app data are the mitm's: do not replace them on the

@@ -44,8 +44,12 @@ static int run_main(int argc, char **argv)
         {"out", required_argument, NULL, 'o'},
         {"jobs", required_argument, NULL, 'j'},
         {"connect", required_argument, NULL, 'c'},
+        {"record", no_argument, NULL, 'R'},
+        {"replay", required_argument, NULL, 'P'},
+        {"connect-to", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
+    avtb_error err = {0};
     avtb_run_opts ro = {.out_dir = "avtb-runs"};
     long jobs = 1;
     void **list = NULL;
@@ -60,6 +64,24 @@ static int run_main(int argc, char **argv)
             break;
         case 'c':
             ro.connect_uri = optarg;
+            break;
+        case 'R':
+            ro.cloud_mode = AVTB_CLOUD_RECORD;
+            break;
+        case 'P':
+            ro.cloud_mode = AVTB_CLOUD_REPLAY;
+            ro.replay_from = optarg;
+            break;
+        case 'T':
+            if (ro.nconnect_to == AVTB_RUN_MAX_CONNECT_TO) {
+                fprintf(stderr, "avtb run: at most %d --connect-to\n", AVTB_RUN_MAX_CONNECT_TO);
+                return AVTB_EXIT_USAGE;
+            }
+            if (avtb_connect_to_parse(optarg, &ro.connect_to[ro.nconnect_to], &err) != AVTB_OK) {
+                fprintf(stderr, "avtb run: %s\n", err.msg);
+                return AVTB_EXIT_USAGE;
+            }
+            ro.nconnect_to++;
             break;
         case 'j':
             jobs = strtol(optarg, &end, 10);
@@ -79,9 +101,27 @@ static int run_main(int argc, char **argv)
         avtb_cli_usage(&avtb_cmd_run, stderr);
         return AVTB_EXIT_USAGE;
     }
-    /* Nothing starts unless every scenario is valid. */
-    if (avtb_cli_load_scenarios(n, argv + optind, &list) < 0)
+    if (ro.replay_from != NULL && ro.nconnect_to > 0) {
+        fprintf(stderr, "avtb run: --connect-to is for --record; --replay sends nothing out\n");
         return AVTB_EXIT_USAGE;
+    }
+    if (ro.nconnect_to > 0 && ro.cloud_mode != AVTB_CLOUD_RECORD) {
+        fprintf(stderr, "avtb run: --connect-to only makes sense with --record\n");
+        return AVTB_EXIT_USAGE;
+    }
+    if (ro.cloud_mode == AVTB_CLOUD_RECORD && ro.replay_from != NULL) {
+        fprintf(stderr, "avtb run: --record and --replay exclude each other\n");
+        return AVTB_EXIT_USAGE;
+    }
+    if (ro.replay_from != NULL && avtb_cloud_load(ro.replay_from, &ro.replay, &err) != AVTB_OK) {
+        fprintf(stderr, "avtb run: --replay: %s\n", err.msg);
+        return AVTB_EXIT_USAGE;
+    }
+    /* Nothing starts unless every scenario is valid. */
+    if (avtb_cli_load_scenarios(n, argv + optind, &list) < 0) {
+        avtb_cloud_free(ro.replay);
+        return AVTB_EXIT_USAGE;
+    }
     avtb_signals_install();
     for (int i = 0; i < n; i++) {
         if (avtb_signals_pending() != 0) {
@@ -115,16 +155,26 @@ static int run_main(int argc, char **argv)
     for (int i = 0; i < n; i++)
         avtb_scenario_free(list[i]);
     free(list);
+    avtb_cloud_free(ro.replay);
     return code;
 }
 
 const avtb_cmd avtb_cmd_run = {
     .name = "run",
-    .usage = "SCENARIO.yaml... [--out DIR] [--jobs N] [--connect URI]",
+    .usage = "SCENARIO.yaml... [--out DIR] [--jobs N] [--connect URI]\n"
+             "       [--record [--connect-to HOST:PORT:TO_HOST:TO_PORT]... | --replay DIR]",
     .summary = "run scenarios in sandboxed VMs and decide their verdicts",
     .help = "  --out DIR      parent of the evidence directories (default ./avtb-runs)\n"
             "  --jobs N       run up to N scenarios at once (default 1)\n"
-            "  --connect URI  libvirt URI (default $AVTB_CONNECT, else qemu:///system)\n\n"
+            "  --connect URI  libvirt URI (default $AVTB_CONNECT, else qemu:///system)\n"
+            "  --record       the fake cloud forwards the guest's HTTP(S) requests to the\n"
+            "                 real hosts they name and records the answers in the evidence\n"
+            "                 (cloud-recording.jsonl); needs real egress on this host\n"
+            "  --connect-to HOST:PORT:TO_HOST:TO_PORT\n"
+            "                 with --record: reach HOST:PORT at TO_HOST:TO_PORT instead\n"
+            "                 (as curl's option); HOST or PORT empty matches any\n"
+            "  --replay DIR   the fake cloud answers what the run in evidence directory DIR\n"
+            "                 recorded (or a cloud-recording.jsonl), offline\n\n"
             "Each run writes an evidence directory (capture, agent transcript, console,\n"
             "token registry, report.json). Ctrl-C stops the guest, tears everything down\n"
             "and keeps the evidence, marked INCOMPLETE.\n",

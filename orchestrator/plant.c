@@ -195,6 +195,40 @@ static avtb_err write_planted(json_t *root, const char *dir, avtb_error *err)
     return r;
 }
 
+/*
+ * The run's CA into the guest's trust stores: appended to the bundle that
+ * OpenSSL, GnuTLS and curl read on Debian-like guests (created if the image
+ * has none), and as a file of its own where update-ca-certificates looks.
+ */
+#define TRUST_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+#define TRUST_ANCHOR "/usr/local/share/ca-certificates/avtb-run-ca.crt"
+
+static avtb_err plant_ca(guestfs_h *g, const char *pem, json_t *root, avtb_error *err)
+{
+    char *old = NULL, *bundle = NULL;
+    size_t oldlen = 0;
+    avtb_err r;
+
+    if (guestfs_is_file(g, TRUST_BUNDLE) > 0) {
+        old = guestfs_read_file(g, TRUST_BUNDLE, &oldlen);
+        if (old == NULL)
+            return gfs_fail(g, err, "cannot read", TRUST_BUNDLE);
+    }
+    if (asprintf(&bundle, "%.*s%s%s", (int)oldlen, old ? old : "",
+                 oldlen > 0 && old[oldlen - 1] != '\n' ? "\n" : "", pem) < 0) {
+        free(old);
+        return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
+    }
+    r = put_file(g, TRUST_BUNDLE, bundle, strlen(bundle), 0644, 0, 0, err);
+    if (r == AVTB_OK)
+        r = put_file(g, TRUST_ANCHOR, pem, strlen(pem), 0644, 0, 0, err);
+    if (r == AVTB_OK)
+        json_object_set_new(root, "trust_store", json_pack("[s,s]", TRUST_BUNDLE, TRUST_ANCHOR));
+    free(old);
+    free(bundle);
+    return r;
+}
+
 avtb_err avtb_plant(const avtb_plant_req *req, avtb_error *err)
 {
     avtb_err r = AVTB_ERR_GUESTFS;
@@ -244,6 +278,8 @@ avtb_err avtb_plant(const avtb_plant_req *req, avtb_error *err)
         goto out;
     }
     r = plant_product(g, req->scenario, files, err);
+    if (r == AVTB_OK && req->ca_pem != NULL)
+        r = plant_ca(g, req->ca_pem, root, err);
     if (r != AVTB_OK)
         goto out;
     for (size_t i = 0; i < req->ndocs; i++) {

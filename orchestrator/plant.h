@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Planting: one libguestfs launch writes the product, the trigger scripts and
- * the honey documents into the run's overlay, then records the "before"
+ * Planting: one libguestfs launch writes the product, the trigger scripts,
+ * the run's interception CA (into the guest's trust store) and the honey
+ * documents into the run's overlay, then records the "before"
  * snapshot of every planted document (stat and SHA-256 as the guest
  * filesystem holds them) in planted.json.
  */
@@ -23,6 +24,7 @@ typedef struct avtb_plant_req {
     avtb_honeydoc *const *docs;
     size_t ndocs;
     const char *evidence_dir; /* planted.json goes here */
+    const char *ca_pem;       /* the run's interception CA, for the guest's trust store; or NULL */
 } avtb_plant_req;
 
 avtb_err avtb_plant(const avtb_plant_req *req, avtb_error *err) AVTB_WUR;

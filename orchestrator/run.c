@@ -17,12 +17,14 @@
 #include "collectors/analyze.h"
 #include "collectors/canaries.h"
 #include "collectors/collector.h"
+#include "collectors/tls-mitm.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "guests/honeydoc.h"
 #include "orchestrator/accel.h"
 #include "orchestrator/agent.h"
 #include "orchestrator/image.h"
+#include "orchestrator/netfilter.h"
 #include "orchestrator/plant.h"
 #include "orchestrator/signals.h"
 #include "orchestrator/virt.h"
@@ -46,6 +48,8 @@ typedef struct run {
     const avtb_accel *accel;
     avtb_virt *virt;
     avtb_vnet *net;
+    bool nft; /* the run's nftables table is installed */
+    avtb_mitm *mitm;
     avtb_vdom *dom;
     void *cstate[MAX_COLLECTORS];
     bool cstarted[MAX_COLLECTORS];
@@ -239,6 +243,11 @@ static avtb_err start_collectors(run *r, avtb_error *err)
         .product = product,
         .answers = answers,
         .nanswers = r->s->nresponses,
+        .mitm = r->mitm,
+        .cloud_mode = r->opts->cloud_mode,
+        .replay = r->opts->replay,
+        .connect_to = r->opts->connect_to,
+        .nconnect_to = r->opts->nconnect_to,
     };
     avtb_err e = AVTB_OK;
 
@@ -460,6 +469,15 @@ static void run_teardown(run *r)
         close(r->agent_fd);
     r->agent_fd = -1;
     stop_collectors(r);
+    if (r->nft) {
+        char *path = avtb_path_join(r->evdir, "netfilter.json");
+
+        avtb_error_clear(&err);
+        if (avtb_nft_remove(r->tag, path, &err) != AVTB_OK)
+            add_reason(r, "%s", err.msg);
+        free(path);
+        r->nft = false;
+    }
     if (avtb_vnet_destroy(r->net, &err) != AVTB_OK)
         add_reason(r, "%s", err.msg);
     r->net = NULL;
@@ -470,6 +488,28 @@ static void run_teardown(run *r)
         if (avtb_rm_rf(r->workdir, &err) != AVTB_OK)
             avtb_warn("%s", err.msg);
     }
+}
+
+/*
+ * The run's TLS interception CA: made before planting (the guest must trust
+ * it), used by the sink. Its certificate and the session keys the sink
+ * writes (SSLKEYLOGFILE format) are evidence: with tls-keys.log, Wireshark
+ * decrypts capture.pcapng.
+ */
+static avtb_err make_ca(run *r, avtb_error *err)
+{
+    char *keylog = avtb_path_join(r->evdir, "tls-keys.log");
+    char *ca = avtb_path_join(r->evdir, "tls-ca.pem");
+    avtb_mitm_config c = {.run_id = r->run_id, .keylog_path = keylog};
+    avtb_err e = AVTB_ERR_NOMEM;
+
+    if (keylog != NULL && ca != NULL && (e = avtb_mitm_new(&c, &r->mitm, err)) == AVTB_OK)
+        e = avtb_mitm_write_ca(r->mitm, ca, err);
+    if (e == AVTB_ERR_NOMEM && (keylog == NULL || ca == NULL))
+        avtb_error_set(err, e, "out of memory");
+    free(keylog);
+    free(ca);
+    return e;
 }
 
 static avtb_err run_pipeline(run *r, avtb_error *err)
@@ -483,6 +523,8 @@ static avtb_err run_pipeline(run *r, avtb_error *err)
         e = render_docs(r, err);
     if (e == AVTB_OK)
         e = avtb_image_ensure(r->s->guest, &r->img, err);
+    if (e == AVTB_OK)
+        e = make_ca(r, err);
     if (e != AVTB_OK)
         return e;
     r->accel = avtb_accel_probe();
@@ -507,6 +549,7 @@ static avtb_err run_pipeline(run *r, avtb_error *err)
             .docs = r->docs,
             .ndocs = r->ndocs,
             .evidence_dir = r->evdir,
+            .ca_pem = avtb_mitm_ca_pem(r->mitm),
         };
 
         e = avtb_plant(&req, err);
@@ -521,6 +564,19 @@ static avtb_err run_pipeline(run *r, avtb_error *err)
     e = avtb_virt_open(r->opts->connect_uri, &r->virt, err);
     if (e == AVTB_OK)
         e = avtb_vnet_create(r->virt, r->tag, &r->net, err);
+    if (e == AVTB_OK) {
+        avtb_nft_spec spec = {
+            .tag = r->tag,
+            .bridge = avtb_vnet_bridge(r->net),
+            .sink_ip = avtb_vnet_host_ip(r->net),
+            .dns_port = AVTB_SINK_DNS_PORT,
+            .tcp_port = AVTB_SINK_CATCHALL_PORT,
+            .udp_port = AVTB_SINK_CATCHALL_PORT,
+        };
+
+        e = avtb_nft_install(&spec, err);
+        r->nft = e == AVTB_OK;
+    }
     if (e == AVTB_OK)
         e = start_collectors(r, err);
     if (e != AVTB_OK)
@@ -562,6 +618,7 @@ static void free_run(run *r)
     if (r->agent_log != NULL)
         fclose(r->agent_log);
     avtb_image_free(r->img);
+    avtb_mitm_free(r->mitm);
     free(r->evdir);
     free(r->workdir);
     free(r->overlay);

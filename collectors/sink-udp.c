@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The sink's UDP catch-all: nftables redirects every UDP datagram the guest
+ * sends (but DNS and DHCP) here. Each is recorded in sink-udp.jsonl with the
+ * destination the guest meant, read back from conntrack (the datagram's
+ * reply tuple names the redirection, its original tuple the destination);
+ * nothing is answered. The bytes themselves are in the capture.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "collectors/sink.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#define UDP_MAX_LOGGED  100000 /* datagrams logged one by one; the rest are counted */
+#define UDP_FIRST_BYTES 32
+
+struct avtb_sink_udp {
+    struct event *ev;
+    evutil_socket_t fd;
+    avtb_jsonl *log;
+    char ip[46];
+    uint16_t port;
+    uint64_t logged, unlogged;
+};
+
+typedef struct orig_lookup {
+    /* The reply tuple looked for, network order: from us back to the guest. */
+    uint32_t local_ip, client_ip;
+    uint16_t local_port, client_port;
+    bool found;
+    uint32_t ip;   /* network order */
+    uint16_t port; /* network order */
+} orig_lookup;
+
+static int on_ct(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *arg)
+{
+    orig_lookup *o = arg;
+
+    if (nfct_get_attr_u8(ct, ATTR_REPL_L4PROTO) != IPPROTO_UDP ||
+        nfct_get_attr_u32(ct, ATTR_REPL_IPV4_SRC) != o->local_ip ||
+        nfct_get_attr_u32(ct, ATTR_REPL_IPV4_DST) != o->client_ip ||
+        nfct_get_attr_u16(ct, ATTR_REPL_PORT_SRC) != o->local_port ||
+        nfct_get_attr_u16(ct, ATTR_REPL_PORT_DST) != o->client_port)
+        return NFCT_CB_CONTINUE;
+    o->ip = nfct_get_attr_u32(ct, ATTR_ORIG_IPV4_DST);
+    o->port = nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST);
+    o->found = true;
+    return NFCT_CB_STOP;
+}
+
+/*
+ * libnetfilter_conntrack cannot ask for one entry by its reply tuple (its
+ * GET always sends an original tuple, empty here, which the kernel then
+ * looks up), so this walks the IPv4 table. The run's namespace holds only
+ * the guests' flows, so the table is small.
+ */
+bool avtb_sink_orig_dst_udp(const char *local_ip, uint16_t local_port, const char *client_ip,
+                            uint16_t client_port, char ip[46], uint16_t *port)
+{
+    struct nfct_handle *h = NULL;
+    struct in_addr lip, cip;
+    orig_lookup o = {0};
+    uint32_t family = AF_INET;
+
+    ip[0] = '\0';
+    *port = 0;
+    if (inet_pton(AF_INET, local_ip, &lip) != 1 || inet_pton(AF_INET, client_ip, &cip) != 1)
+        return false;
+    o.local_ip = lip.s_addr;
+    o.client_ip = cip.s_addr;
+    o.local_port = htons(local_port);
+    o.client_port = htons(client_port);
+    h = nfct_open(CONNTRACK, 0);
+    if (h == NULL)
+        return false;
+    nfct_callback_register(h, NFCT_T_ALL, on_ct, &o);
+    if (nfct_query(h, NFCT_Q_DUMP, &family) == 0 && o.found) {
+        inet_ntop(AF_INET, &o.ip, ip, 46);
+        *port = ntohs(o.port);
+    }
+    nfct_close(h);
+    return o.found;
+}
+
+static void on_datagram(evutil_socket_t fd, short what, void *arg)
+{
+    avtb_sink_udp *u = arg;
+
+    for (unsigned budget = 0; budget < 256; budget++) {
+        uint8_t buf[65536], md[EVP_MAX_MD_SIZE];
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        char now[32], cip[46], oip[46], sha[65], first[2 * UDP_FIRST_BYTES + 1];
+        unsigned int mdlen = 0;
+        uint16_t cport, oport;
+        ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&ss, &sl);
+        size_t k;
+        json_t *o;
+
+        if (n < 0)
+            return; /* EAGAIN, or an ICMP error for an earlier datagram: nothing to log */
+        if (u->logged >= UDP_MAX_LOGGED) {
+            u->unlogged++;
+            continue;
+        }
+        avtb_sink_addr_str((struct sockaddr *)&ss, cip, &cport);
+        if (!avtb_sink_orig_dst_udp(u->ip, u->port, cip, cport, oip, &oport))
+            snprintf(oip, sizeof(oip), "?");
+        sha[0] = '\0';
+        if (EVP_Digest(buf, (size_t)n, md, &mdlen, EVP_sha256(), NULL) && mdlen == 32)
+            for (unsigned i = 0; i < 32; i++)
+                snprintf(sha + 2 * i, 3, "%02x", md[i]);
+        k = (size_t)n < UDP_FIRST_BYTES ? (size_t)n : UDP_FIRST_BYTES;
+        for (size_t i = 0; i < k; i++)
+            snprintf(first + 2 * i, 3, "%02x", buf[i]);
+        first[2 * k] = '\0';
+        avtb_utc_now(now);
+        o = json_pack("{s:s, s:s, s:i, s:s, s:i, s:I, s:s, s:s}", "time", now, "client", cip,
+                      "client_port", (int)cport, "orig_dst", oip, "orig_dst_port", (int)oport,
+                      "bytes", (json_int_t)n, "sha256", sha, "first_bytes_hex", first);
+        avtb_jsonl_write(u->log, o);
+        json_decref(o);
+        u->logged++;
+    }
+}
+
+avtb_err avtb_sink_udp_new(struct event_base *base, const char *ip, uint16_t port, avtb_jsonl *log,
+                           avtb_sink_udp **out, avtb_error *err)
+{
+    avtb_err r = AVTB_ERR_INTERNAL;
+    avtb_sink_udp *u = calloc(1, sizeof(*u));
+
+    *out = NULL;
+    if (u == NULL) {
+        r = avtb_error_set(err, AVTB_ERR_NOMEM, "sink UDP: out of memory");
+        goto out;
+    }
+    u->fd = -1;
+    u->log = log;
+    u->port = port;
+    snprintf(u->ip, sizeof(u->ip), "%s", ip);
+    u->fd = avtb_sink_socket(ip, port, SOCK_DGRAM, err);
+    if (u->fd < 0) {
+        r = err ? err->code : AVTB_ERR_IO;
+        goto out;
+    }
+    u->ev = event_new(base, u->fd, EV_READ | EV_PERSIST, on_datagram, u);
+    if (u->ev == NULL || event_add(u->ev, NULL) != 0) {
+        r = avtb_error_set(err, AVTB_ERR_IO, "sink UDP: cannot watch %s:%u", ip, port);
+        goto out;
+    }
+    *out = u;
+    u = NULL; /* transferred */
+    r = AVTB_OK;
+out:
+    avtb_sink_udp_free(u);
+    return r;
+}
+
+void avtb_sink_udp_free(avtb_sink_udp *u)
+{
+    if (u == NULL)
+        return;
+    if (u->unlogged > 0)
+        avtb_warn("sink: %llu UDP datagrams past the first %u were not logged (the capture has "
+                  "them)",
+                  (unsigned long long)u->unlogged, UDP_MAX_LOGGED);
+    if (u->ev != NULL)
+        event_free(u->ev);
+    if (u->fd >= 0)
+        evutil_closesocket(u->fd);
+    free(u);
+}
