@@ -9,8 +9,11 @@
 
 #include <stddef.h>
 
-/* Defined in capture.c and sink.c; only this table refers to them. */
+/* Defined in capture.c, sink.c and dhcp.c; only this table refers to them. */
 extern const avtb_collector_ops avtb_capture_ops;
 extern const avtb_collector_ops avtb_sink_ops;
+extern const avtb_collector_ops avtb_dhcp_ops;
 
-const avtb_collector_ops *const avtb_collectors[] = {&avtb_capture_ops, &avtb_sink_ops, NULL};
+/* DHCP last: the guest gets its lease only once everything it may reach is up. */
+const avtb_collector_ops *const avtb_collectors[] = {&avtb_capture_ops, &avtb_sink_ops,
+                                                     &avtb_dhcp_ops, NULL};

@@ -38,6 +38,7 @@ typedef struct avtb_collector_env {
     const char *bridge;       /* host bridge of the run's isolated network */
     const char *sink_ip;      /* IPv4 the sink answers on (the bridge address) */
     const char *guest_ip;     /* IPv4 given to the guest */
+    const char *guest_mac;    /* its NIC's MAC, which DHCP leases guest_ip to */
     const char *run_id;
     const char *scenario;            /* scenario name, for evidence metadata; may be NULL */
     const char *product;             /* "name version (vendor, country)"; may be NULL */

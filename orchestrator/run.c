@@ -238,6 +238,7 @@ static avtb_err start_collectors(run *r, avtb_error *err)
         .bridge = avtb_vnet_bridge(r->net),
         .sink_ip = avtb_vnet_host_ip(r->net),
         .guest_ip = avtb_vnet_guest_ip(r->net),
+        .guest_mac = avtb_vnet_guest_mac(r->net),
         .run_id = r->run_id,
         .scenario = r->s->name,
         .product = product,
@@ -356,9 +357,8 @@ static avtb_err boot(run *r, avtb_error *err)
     char name[32];
     avtb_err e;
 
-    if (asprintf(&cmdline, "%s avtb.ip=%s/%u avtb.gw=%s avtb.dns=%s", r->img->cmdline,
-                 avtb_vnet_guest_ip(r->net), avtb_vnet_prefix(r->net), avtb_vnet_host_ip(r->net),
-                 avtb_vnet_host_ip(r->net)) < 0)
+    /* The guest's address, router and DNS come from the network's DHCP. */
+    if ((cmdline = strdup(r->img->cmdline)) == NULL)
         return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
     snprintf(name, sizeof(name), "avtb-%s", r->tag);
     spec.name = name;
@@ -369,6 +369,7 @@ static avtb_err boot(run *r, avtb_error *err)
     spec.cmdline = cmdline;
     spec.disk = r->overlay;
     spec.network = avtb_vnet_name(r->net);
+    spec.mac = avtb_vnet_guest_mac(r->net);
     spec.console_log = r->console;
     spec.agent_sock = r->sock;
     e = avtb_vdom_start(r->virt, &spec, &r->dom, err);

@@ -21,6 +21,7 @@ struct avtb_vnet {
     char bridge[16];
     char host_ip[16];
     char guest_ip[16];
+    char guest_mac[18];
 };
 
 struct avtb_vdom {
@@ -146,7 +147,8 @@ char *avtb_vnet_xml(const char *name, const char *bridge, const char *host_ip)
 {
     char *xml = NULL;
 
-    /* No <forward>: isolated. DNS off: avtb's sink answers DNS on host_ip. */
+    /* No <forward>: isolated. No DNS, no DHCP from libvirt: avtb's sink answers
+     * DNS and its own dnsmasq (collectors/dhcp.c) DHCP, both logged. */
     if (asprintf(&xml,
                  "<network>\n"
                  "  <name>%s</name>\n"
@@ -174,6 +176,9 @@ avtb_err avtb_vnet_create(avtb_virt *v, const char *tag, avtb_vnet **out, avtb_e
     snprintf(n->bridge, sizeof(n->bridge), "avtb%s", tag);
     for (const char *p = tag; *p; p++)
         h = (h ^ (unsigned char)*p) * 16777619u;
+    /* A locally administered MAC in QEMU's range, from the tag: one per run. */
+    snprintf(n->guest_mac, sizeof(n->guest_mac), "52:54:00:%02x:%02x:%02x", (h >> 16) & 0xff,
+             (h >> 8) & 0xff, h & 0xff);
     /* Parallel runs share a libvirtd: start at a subnet derived from the tag, probe onwards. */
     for (unsigned i = 0; i < 16; i++) {
         unsigned subnet = (h + i * 37) % 250 + 2;
@@ -237,6 +242,11 @@ const char *avtb_vnet_guest_ip(const avtb_vnet *n)
     return n->guest_ip;
 }
 
+const char *avtb_vnet_guest_mac(const avtb_vnet *n)
+{
+    return n->guest_mac;
+}
+
 unsigned avtb_vnet_prefix(const avtb_vnet *n)
 {
     (void)n;
@@ -249,9 +259,10 @@ char *avtb_vdom_xml(const avtb_vdom_spec *s)
     char *name = xml_escape(s->name), *kernel = xml_escape(s->kernel),
          *initrd = xml_escape(s->initrd), *cmdline = xml_escape(s->cmdline),
          *disk = xml_escape(s->disk), *console = xml_escape(s->console_log),
-         *sock = xml_escape(s->agent_sock), *net = xml_escape(s->network);
+         *sock = xml_escape(s->agent_sock), *net = xml_escape(s->network),
+         *mac = xml_escape(s->mac ? s->mac : "");
 
-    if (name && kernel && initrd && cmdline && disk && console && sock && net &&
+    if (name && kernel && initrd && cmdline && disk && console && sock && net && mac &&
         asprintf(&xml,
                  "<domain type='%s'>\n"
                  "  <name>%s</name>\n"
@@ -275,6 +286,7 @@ char *avtb_vdom_xml(const avtb_vdom_spec *s)
                  "    </disk>\n"
                  "    <interface type='network'>\n"
                  "      <source network='%s'/>\n"
+                 "%s%s%s"
                  "      <model type='virtio'/>\n"
                  "    </interface>\n"
                  "    <serial type='file'>\n"
@@ -289,7 +301,8 @@ char *avtb_vdom_xml(const avtb_vdom_spec *s)
                  "  </devices>\n"
                  "</domain>\n",
                  s->kvm ? "kvm" : "qemu", name, s->memory_mib, kernel, initrd, cmdline, disk, net,
-                 console, sock) < 0)
+                 mac[0] ? "      <mac address='" : "", mac, mac[0] ? "'/>\n" : "", console,
+                 sock) < 0)
         xml = NULL;
     free(name);
     free(kernel);
@@ -298,6 +311,7 @@ char *avtb_vdom_xml(const avtb_vdom_spec *s)
     free(disk);
     free(console);
     free(sock);
+    free(mac);
     free(net);
     return xml;
 }

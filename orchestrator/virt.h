@@ -38,6 +38,8 @@ const char *avtb_vnet_name(const avtb_vnet *n);
 const char *avtb_vnet_bridge(const avtb_vnet *n);
 const char *avtb_vnet_host_ip(const avtb_vnet *n);
 const char *avtb_vnet_guest_ip(const avtb_vnet *n);
+/* The MAC the guest's NIC gets; the run's DHCP (collectors/dhcp.c) leases it guest_ip. */
+const char *avtb_vnet_guest_mac(const avtb_vnet *n);
 unsigned avtb_vnet_prefix(const avtb_vnet *n);
 
 typedef struct avtb_vdom_spec {
@@ -49,6 +51,7 @@ typedef struct avtb_vdom_spec {
     const char *network;     /* libvirt network name */
     const char *console_log; /* serial console written here */
     const char *agent_sock;  /* virtio-serial channel, qemu listens */
+    const char *mac;         /* the NIC's MAC (the network's DHCP lease is for it); may be NULL */
 } avtb_vdom_spec;
 
 avtb_err avtb_vdom_start(avtb_virt *v, const avtb_vdom_spec *spec, avtb_vdom **out,

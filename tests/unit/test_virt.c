@@ -13,6 +13,7 @@ START_TEST(network_is_isolated)
 
     ck_assert_ptr_nonnull(xml);
     ck_assert_ptr_null(strstr(xml, "<forward"));
+    /* DHCP is avtb's own dnsmasq (collectors/dhcp.c), DNS the sink's. */
     ck_assert_ptr_null(strstr(xml, "<dhcp"));
     ck_assert_ptr_nonnull(strstr(xml, "<dns enable='no'/>"));
     ck_assert_ptr_nonnull(strstr(xml, "<ip address='10.213.9.1' netmask='255.255.255.0'/>"));
@@ -45,10 +46,13 @@ START_TEST(domain_xml_types_and_escaping)
     ck_assert_ptr_nonnull(strstr(xml, "<source mode='bind' path='/w/agent.sock'/>"));
     ck_assert_ptr_nonnull(strstr(xml, "name='org.avtb.agent.0'"));
     ck_assert_ptr_nonnull(strstr(xml, "<on_reboot>destroy</on_reboot>"));
+    ck_assert_ptr_null(strstr(xml, "<mac "));
     free(xml);
     s.kvm = true;
+    s.mac = "52:54:00:aa:bb:cc";
     xml = avtb_vdom_xml(&s);
     ck_assert_ptr_nonnull(strstr(xml, "<domain type='kvm'>"));
+    ck_assert_ptr_nonnull(strstr(xml, "<mac address='52:54:00:aa:bb:cc'/>"));
     free(xml);
 }
 END_TEST
