@@ -73,7 +73,7 @@ static void on_udp_request(struct evdns_server_request *req, void *arg)
     memset(&ss, 0, sizeof(ss));
     if (evdns_server_request_get_requesting_addr(req, (struct sockaddr *)&ss, sizeof(ss)) > 0) {
         avtb_sink_addr_str((struct sockaddr *)&ss, ip, &port);
-        avtb_sink_orig_dst_udp(d->ip, AVTB_SINK_DNS_PORT, ip, port, odst, &oport);
+        avtb_sink_orig_dst_udp(d->ip, AVTB_SINK_DNS_PORT, ip, port, odst, &oport, NULL);
     } else {
         strcpy(ip, "?");
     }

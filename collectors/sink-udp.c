@@ -39,6 +39,7 @@ typedef struct orig_lookup {
     bool found;
     uint32_t ip;   /* network order */
     uint16_t port; /* network order */
+    uint16_t sport; /* the guest's own source port, network order */
 } orig_lookup;
 
 static int on_ct(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *arg)
@@ -53,6 +54,7 @@ static int on_ct(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void 
         return NFCT_CB_CONTINUE;
     o->ip = nfct_get_attr_u32(ct, ATTR_ORIG_IPV4_DST);
     o->port = nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST);
+    o->sport = nfct_get_attr_u16(ct, ATTR_ORIG_PORT_SRC);
     o->found = true;
     return NFCT_CB_STOP;
 }
@@ -64,7 +66,8 @@ static int on_ct(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void 
  * the guests' flows, so the table is small.
  */
 bool avtb_sink_orig_dst_udp(const char *local_ip, uint16_t local_port, const char *client_ip,
-                            uint16_t client_port, char ip[46], uint16_t *port)
+                            uint16_t client_port, char ip[46], uint16_t *port,
+                            uint16_t *client_sport)
 {
     struct nfct_handle *h = NULL;
     struct in_addr lip, cip;
@@ -86,6 +89,8 @@ bool avtb_sink_orig_dst_udp(const char *local_ip, uint16_t local_port, const cha
     if (nfct_query(h, NFCT_Q_DUMP, &family) == 0 && o.found) {
         inet_ntop(AF_INET, &o.ip, ip, 46);
         *port = ntohs(o.port);
+        if (client_sport != NULL)
+            *client_sport = ntohs(o.sport);
     }
     nfct_close(h);
     return o.found;
@@ -113,7 +118,9 @@ static void on_datagram(evutil_socket_t fd, short what, void *arg)
             continue;
         }
         avtb_sink_addr_str((struct sockaddr *)&ss, cip, &cport);
-        if (!avtb_sink_orig_dst_udp(u->ip, u->port, cip, cport, oip, &oport))
+        /* NAT renumbers the guest's port when one socket sends to several
+         * destinations; conntrack knows the one it used. */
+        if (!avtb_sink_orig_dst_udp(u->ip, u->port, cip, cport, oip, &oport, &cport))
             snprintf(oip, sizeof(oip), "?");
         sha[0] = '\0';
         if (EVP_Digest(buf, (size_t)n, md, &mdlen, EVP_sha256(), NULL) && mdlen == 32)

@@ -112,9 +112,12 @@ void avtb_sink_udp_free(avtb_sink_udp *u);
 /*
  * The destination a redirected UDP datagram was sent to, from conntrack:
  * local_ip:local_port is where it was delivered, client_ip:client_port its
- * sender. False when conntrack has no such entry (ip is then "").
+ * sender as the socket saw it. *client_sport (may be NULL) gets the port the
+ * guest really sent from (NAT renumbers it when one socket sends to several
+ * destinations). False when conntrack has no such entry (ip is then "").
  */
 bool avtb_sink_orig_dst_udp(const char *local_ip, uint16_t local_port, const char *client_ip,
-                            uint16_t client_port, char ip[46], uint16_t *port);
+                            uint16_t client_port, char ip[46], uint16_t *port,
+                            uint16_t *client_sport);
 
 #endif
