@@ -26,7 +26,7 @@ packages=(
   # the reference guest image recipe
   busybox-static e2fsprogs cpio gzip kmod xz-utils
   # the sandbox and the end-to-end tests
-  iproute2 util-linux procps python3
+  iproute2 util-linux procps python3 curl openssl tshark
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }
