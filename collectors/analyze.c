@@ -9,6 +9,7 @@
  */
 #include "collectors/analyze.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -25,6 +26,7 @@
 #include "collectors/decode.h"
 #include "collectors/defrag.h"
 #include "collectors/flow.h"
+#include "collectors/pcapng.h"
 #include "collectors/scan.h"
 #include "collectors/source-pcap.h"
 #include "common/log.h"
@@ -46,6 +48,7 @@ void avtb_analyze_opts_default(avtb_analyze_opts *o)
     o->message_cap = 16u << 20;
     o->buffer_memcap = 128u << 20;
     o->queue_cap = 64u << 20;
+    o->attempts_cap = 4096;
     /* Scanning in a thread of its own pays from two processors on. */
     o->threads = sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
 }
@@ -82,8 +85,10 @@ typedef struct flow_state {
     avtb_tls_session *tls;
     avtb_dns_tcp *dns;
     rawbuf raw[2];
-    uint64_t tls_in;    /* bytes the server sent on a TLS flow */
-    char host[256];     /* the server's name from the last request, for raw messages */
+    uint64_t tls_in;          /* bytes the server sent on a TLS flow */
+    double first_ts, last_ts; /* of the flow's packets */
+    const char *sni;          /* plaintext transcripts: the flow's SNI (owned by the analyzer) */
+    char host[256];           /* the server's name from the last request, for raw messages */
     bool http_seen;     /* the client spoke HTTP (its raw leftovers and replies are http too) */
     uint64_t cur_unit;  /* unit of the messages being delivered (an HTTP request, a DNS
                            message: 1 + its number), or 0: each message its own */
@@ -105,6 +110,7 @@ typedef struct origin {
     unsigned client; /* key index of the client */
     unsigned dir;    /* 0: client → server */
     uint64_t unit;   /* what the message belongs to in its flow: an HTTP request, or itself */
+    const char *sni; /* plaintext transcripts: the server's name from the flow's comment */
     size_t ncp;      /* raw messages: when their bytes arrived (see rawbuf) */
     struct {
         uint64_t off;
@@ -121,6 +127,7 @@ typedef struct scan_out {
     anomaly_list anomalies;
     const origin *org; /* of the message being scanned */
     double time;       /* of the message being scanned */
+    bool plaintext;    /* a TLS transcript: "tls" is every finding's outermost encoding */
     avtb_err fail;
     avtb_error err;
 } scan_out;
@@ -145,10 +152,37 @@ typedef struct worker {
     scan_out out;
 } worker;
 
+/* The SNI of each transcript flow, by the number of its first packet (ascending). */
+typedef struct sni_entry {
+    uint64_t packet;
+    char *sni;
+} sni_entry;
+
+/* The attempts table while it fills: open addressing over 2 x cap slots. */
+typedef struct attempt_slot {
+    bool used;
+    uint8_t family;
+    uint8_t addr[16];
+    avtb_attempt a;
+} attempt_slot;
+
+typedef struct attempt_table {
+    attempt_slot *slots;
+    size_t nslots, n, cap;
+    uint64_t dropped;
+    uint8_t sink_family; /* 0: the sink's address is not known */
+    uint8_t sink[16];
+} attempt_table;
+
 struct analyzer {
     const avtb_patterns *p;
     const char *const *token_docs;
     const avtb_analyze_opts *o;
+    avtb_capture_kind kind;
+    sni_entry *sni; /* plaintext transcripts */
+    size_t nsni, sni_next;
+    const char *pending_sni; /* for the flow of the packet being handled */
+    attempt_table attempts;
     scan_out local; /* scanning in this thread (no worker), and this thread's anomalies */
     worker *w;      /* NULL: scan inline */
     avtb_flow_table *flows;
@@ -214,6 +248,18 @@ static avtb_err anomaly_add(anomaly_list *l, const char *what, uint64_t count, u
     return AVTB_OK;
 }
 
+avtb_err avtb_analysis_add_anomaly(avtb_analysis *a, const char *what, uint64_t count,
+                                   uint64_t flow, double ts)
+{
+    anomaly_list l = {.items = a->anomalies, .n = a->nanomalies, .total = a->anomaly_total};
+    avtb_err r = anomaly_add(&l, what, count, flow, ts);
+
+    a->anomalies = l.items;
+    a->nanomalies = l.n;
+    a->anomaly_total = l.total;
+    return r;
+}
+
 static void anomaly_list_clear(anomaly_list *l)
 {
     for (size_t i = 0; i < l->n; i++)
@@ -250,8 +296,11 @@ static void on_hit(void *ctx, const avtb_message *m, const avtb_scan_hit *h)
 
     memset(&f, 0, sizeof(f));
     enc[0] = '\0';
+    /* Decrypted by the sink: TLS was the outermost layer of what the guest sent. */
+    if (so->plaintext)
+        w = (size_t)snprintf(enc, sizeof(enc), "tls");
     for (size_t i = 0; i < h->nencoding && w < sizeof(enc); i++) {
-        int n = snprintf(enc + w, sizeof(enc) - w, "%s%s", i ? "," : "", h->encoding[i]);
+        int n = snprintf(enc + w, sizeof(enc) - w, "%s%s", w ? "," : "", h->encoding[i]);
 
         if (n < 0)
             break;
@@ -268,8 +317,9 @@ static void on_hit(void *ctx, const avtb_message *m, const avtb_scan_hit *h)
     f.src.port = org->key.port[sender];
     avtb_flow_addr_str(&org->key, !sender, f.dst.ip);
     f.dst.port = org->key.port[!sender];
-    /* The host names the server: dst for what the guest sends, src for replies. */
-    (org->dir == 0 ? &f.dst : &f.src)->host = (char *)m->host;
+    /* The host names the server: dst for what the guest sends, src for replies. Without
+     * one (a transcript flow with no HTTP Host), the name the client asked TLS for. */
+    (org->dir == 0 ? &f.dst : &f.src)->host = (char *)(m->host ? m->host : org->sni);
     f.flow = org->flow_id;
     f.time = m->time;
     if (org->ncp > 0 && h->kind == AVTB_HIT_CONTENT && h->nencoding == 0) {
@@ -408,6 +458,7 @@ static worker *worker_start(analyzer *a)
     w->cap = a->o->queue_cap;
     w->out.p = a->p;
     w->out.token_docs = a->token_docs;
+    w->out.plaintext = a->kind == AVTB_CAPTURE_TLS_PLAINTEXT;
     w->out.scanner = avtb_scanner_new(a->p, &a->o->transform, scan_anomaly, &w->out);
     if (w->out.scanner == NULL || pthread_create(&w->thread, NULL, worker_main, w) != 0) {
         worker_free(w);
@@ -428,6 +479,7 @@ static void origin_of(flow_state *fs, unsigned dir, const rawbuf *raw, origin *o
     org->key = fs->flow->key;
     org->client = fs->flow->client;
     org->dir = dir;
+    org->sni = fs->sni;
     org->ncp = raw ? raw->ncp : 0;
     if (raw != NULL)
         memcpy(org->cp, raw->cp, raw->ncp * sizeof(raw->cp[0]));
@@ -807,10 +859,14 @@ static void record_tls(flow_state *fs)
         alpn[w] = '\0';
     }
     t->alpn = w > 0 ? strdup(alpn) : NULL;
+    avtb_flow_addr_str(&flow->key, flow->client, t->src_ip);
+    t->src_port = flow->key.port[flow->client];
     avtb_flow_addr_str(&flow->key, !flow->client, t->dst_ip);
     t->dst_port = flow->key.port[!flow->client];
     t->encrypted_out = avtb_tls_session_bytes(fs->tls, AVTB_TLS_APPLICATION_DATA);
     t->encrypted_in = fs->tls_in;
+    t->first_time = fs->first_ts;
+    t->last_time = fs->last_ts;
 }
 
 /* Ends the client parser: what it had is delivered, its leftovers go raw. */
@@ -923,6 +979,130 @@ static void datagram(flow_state *fs, unsigned dir, const avtb_decoded *d, double
     fs->cur_unit = 0;
 }
 
+/* --- attempts ------------------------------------------------------------- */
+
+const char *avtb_attempt_proto_name(avtb_attempt_proto p)
+{
+    switch (p) {
+    case AVTB_ATTEMPT_TCP:
+        return "tcp";
+    case AVTB_ATTEMPT_UDP:
+        return "udp";
+    case AVTB_ATTEMPT_ICMP:
+        return "icmp";
+    case AVTB_ATTEMPT_ICMPV6:
+        return "icmpv6";
+    case AVTB_ATTEMPT_OTHER:
+        return "other";
+    }
+    return "other";
+}
+
+static uint64_t attempt_hash(uint8_t ip_proto, uint8_t family, const uint8_t addr[16],
+                             uint16_t port)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    uint8_t key[20];
+
+    key[0] = ip_proto;
+    key[1] = family;
+    memcpy(key + 2, addr, 16);
+    key[18] = (uint8_t)(port >> 8);
+    key[19] = (uint8_t)port;
+    for (size_t i = 0; i < sizeof(key); i++)
+        h = (h ^ key[i]) * 1099511628211u;
+    return h;
+}
+
+/* Counts one packet to (ip_proto, family/addr, port); a full table counts it as dropped. */
+static void attempt(analyzer *a, uint8_t ip_proto, uint8_t family, const uint8_t addr[16],
+                    uint16_t port, uint64_t bytes, double ts)
+{
+    attempt_table *t = &a->attempts;
+    size_t i;
+    attempt_slot *s;
+
+    if (t->cap == 0)
+        return;
+    if (t->slots == NULL) {
+        t->nslots = 16;
+        while (t->nslots < 2 * t->cap)
+            t->nslots *= 2;
+        t->slots = calloc(t->nslots, sizeof(*t->slots));
+        if (t->slots == NULL) {
+            a->fail = AVTB_ERR_NOMEM;
+            return;
+        }
+    }
+    i = (size_t)attempt_hash(ip_proto, family, addr, port) & (t->nslots - 1);
+    for (;; i = (i + 1) & (t->nslots - 1)) {
+        s = &t->slots[i];
+        if (!s->used)
+            break;
+        if (s->a.ip_proto == ip_proto && s->family == family && s->a.port == port &&
+            memcmp(s->addr, addr, 16) == 0) {
+            s->a.packets++;
+            s->a.bytes += bytes;
+            if (ts < s->a.first_time)
+                s->a.first_time = ts;
+            if (ts > s->a.last_time)
+                s->a.last_time = ts;
+            return;
+        }
+    }
+    if (t->n == t->cap) {
+        t->dropped++;
+        return;
+    }
+    t->n++;
+    s->used = true;
+    s->family = family;
+    memcpy(s->addr, addr, 16);
+    s->a.ip_proto = ip_proto;
+    s->a.proto = ip_proto == IPPROTO_TCP      ? AVTB_ATTEMPT_TCP
+                 : ip_proto == IPPROTO_UDP    ? AVTB_ATTEMPT_UDP
+                 : ip_proto == IPPROTO_ICMP   ? AVTB_ATTEMPT_ICMP
+                 : ip_proto == IPPROTO_ICMPV6 ? AVTB_ATTEMPT_ICMPV6
+                                              : AVTB_ATTEMPT_OTHER;
+    inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, s->a.dst_ip, sizeof(s->a.dst_ip));
+    s->a.port = port;
+    s->a.packets = 1;
+    s->a.bytes = bytes;
+    s->a.first_time = s->a.last_time = ts;
+    s->a.to_sink = t->sink_family == family && memcmp(t->sink, addr, family == 4 ? 4 : 16) == 0;
+}
+
+/* ICMP messages that answer something (echo replies, errors): not attempts to reach anyone. */
+static bool icmp_answer(uint8_t ip_proto, uint8_t type)
+{
+    if (ip_proto == IPPROTO_ICMP)
+        return type == 0 || type == 3 || type == 4 || type == 5 || type == 11 || type == 12 ||
+               type == 14 || type == 16 || type == 18;
+    return type < 128 || type == 129; /* ICMPv6: errors are 0..127, 129 an echo reply */
+}
+
+/* A packet decode.c left alone (ICMP, other IP protocols): an attempt unless it answers. */
+static void ignored_packet(analyzer *a, const avtb_decoded *d, double ts)
+{
+    uint16_t type = 0;
+    uint8_t ip_proto = d->proto;
+
+    if (d->family != 4 && d->family != 6)
+        return; /* not IP (ARP, ...): no destination address to name */
+    if (ip_proto == IPPROTO_ICMP || ip_proto == IPPROTO_ICMPV6) {
+        if (d->ip_payload == NULL || d->ip_payload_len < 1) {
+            /* A fragment past the first: its type is in another packet. */
+            attempt(a, ip_proto, d->family, d->dst, 0xffff, 0, ts);
+            return;
+        }
+        type = d->ip_payload[0];
+        if (icmp_answer(ip_proto, (uint8_t)type))
+            return;
+    }
+    attempt(a, ip_proto, d->family, d->dst, type,
+            d->ip_payload != NULL ? d->ip_wire_payload_len : 0, ts);
+}
+
 /* --- packets -------------------------------------------------------------- */
 
 static avtb_err decoded_packet(analyzer *a, avtb_decoded *d, double ts)
@@ -938,6 +1118,7 @@ static avtb_err decoded_packet(analyzer *a, avtb_decoded *d, double ts)
         return r;
     if (flow == NULL) {
         anomaly(a, "flow table full: packets of further flows not analysed");
+        attempt(a, d->proto, d->family, d->dst, d->dport, d->wire_payload_len, ts);
         return AVTB_OK;
     }
     fs = flow->user;
@@ -953,10 +1134,18 @@ static avtb_err decoded_packet(analyzer *a, avtb_decoded *d, double ts)
         if (fs == NULL)
             return AVTB_ERR_NOMEM;
         flow->user = fs;
+        fs->first_ts = ts;
     }
+    dir = from == flow->client ? 0 : 1;
+    /* What the side that opened the flow sent is an attempt to reach the other. */
+    if (dir == 0)
+        attempt(a, d->proto, d->family, d->dst, d->dport, d->wire_payload_len, ts);
+    if (a->pending_sni != NULL && fs->sni == NULL)
+        fs->sni = a->pending_sni;
+    a->pending_sni = NULL;
     if (fs->closed)
         return AVTB_OK;
-    dir = from == flow->client ? 0 : 1;
+    fs->last_ts = ts;
     if (d->proto == IPPROTO_UDP) {
         datagram(fs, dir, d, ts);
         return a->fail;
@@ -986,6 +1175,12 @@ static avtb_err packet(analyzer *a, const avtb_packet *pkt)
     a->out->stats.bytes += pkt->caplen;
     a->cur_ts = pkt->ts;
     a->cur_flow = 0;
+    /* A transcript flow's comment is on its first packet (transcript.h). */
+    a->pending_sni = NULL;
+    while (a->sni_next < a->nsni && a->sni[a->sni_next].packet < a->out->stats.packets)
+        a->sni_next++;
+    if (a->sni_next < a->nsni && a->sni[a->sni_next].packet == a->out->stats.packets)
+        a->pending_sni = a->sni[a->sni_next++].sni;
     avtb_defrag_expire(a->defrag, pkt->ts);
     switch (avtb_decode(pkt->linktype, pkt->data, pkt->caplen, &d)) {
     case AVTB_DECODE_OK:
@@ -1018,7 +1213,8 @@ static avtb_err packet(analyzer *a, const avtb_packet *pkt)
         avtb_defrag_datagram_free(dg);
         return r;
     default:
-        return AVTB_OK;
+        ignored_packet(a, &d, pkt->ts);
+        return a->fail;
     }
 }
 
@@ -1060,6 +1256,12 @@ void avtb_analysis_clear(avtb_analysis *a)
         free(a->tls[i].alpn);
     }
     free(a->tls);
+    free(a->attempts);
+    free(a->sink_ip);
+    free(a->guest_ip);
+    for (size_t i = 0; i < a->nproblems; i++)
+        free(a->problems[i]);
+    free(a->problems);
     memset(a, 0, sizeof(*a));
 }
 
@@ -1177,9 +1379,176 @@ static avtb_err merge_anomalies(anomaly_list *into, const anomaly_list *from)
     return AVTB_OK;
 }
 
+/* --- what a capture file says about itself (pcapng comments) ---------------- */
+
+/* "avtb-sink-address: 10.0.0.1" and "avtb-guest-address: ..." of the run's section header. */
+static avtb_err on_shb_comment(void *ctx, uint64_t packet, const char *c, size_t len)
+{
+    analyzer *a = ctx;
+    static const char *const keys[] = {"avtb-sink-address: ", "avtb-guest-address: "};
+
+    (void)len;
+    if (packet != 0)
+        return AVTB_OK;
+    for (const char *line = c; line != NULL && *line; line = strchr(line, '\n')) {
+        if (*line == '\n')
+            line++;
+        for (size_t k = 0; k < 2; k++) {
+            size_t kl = strlen(keys[k]), vl;
+            char **dst = k == 0 ? &a->out->sink_ip : &a->out->guest_ip;
+
+            if (strncmp(line, keys[k], kl) != 0 || *dst != NULL)
+                continue;
+            vl = strcspn(line + kl, "\n");
+            *dst = strndup(line + kl, vl);
+            if (*dst == NULL)
+                return AVTB_ERR_NOMEM;
+        }
+    }
+    return AVTB_OK;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The value of "sni=" in a transcript flow comment (avtb_transcript_comment), %XX undone. */
+static char *comment_sni(const char *c)
+{
+    const char *v = NULL;
+    char out[256];
+    size_t o = 0;
+
+    for (const char *p = c; *p; p++)
+        if ((p == c || p[-1] == ' ') && strncmp(p, "sni=", 4) == 0) {
+            v = p + 4;
+            break;
+        }
+    if (v == NULL)
+        return NULL;
+    for (; *v && *v != ' ' && o + 1 < sizeof(out); v++) {
+        int hi, lo;
+
+        if (*v == '%' && (hi = hexval(v[1])) >= 0 && (lo = hexval(v[2])) >= 0) {
+            out[o++] = (char)(hi << 4 | lo);
+            v += 2;
+        } else {
+            out[o++] = *v;
+        }
+    }
+    out[o] = '\0';
+    /* The unescaped name may hold a NUL: cut there; an empty name is none. */
+    return out[0] ? strdup(out) : NULL;
+}
+
+static avtb_err on_packet_comment(void *ctx, uint64_t packet, const char *c, size_t len)
+{
+    analyzer *a = ctx;
+    sni_entry *x;
+    char *sni;
+
+    (void)len;
+    if (packet == 0)
+        return on_shb_comment(ctx, packet, c, len);
+    /* One flow per SYN; the table is bounded like the flow table. */
+    if (a->nsni >= a->o->stream.max_flows && a->o->stream.max_flows > 0)
+        return AVTB_OK;
+    sni = comment_sni(c);
+    if (sni == NULL)
+        return AVTB_OK;
+    x = reallocarray(a->sni, a->nsni + 1, sizeof(*x));
+    if (x == NULL) {
+        free(sni);
+        return AVTB_ERR_NOMEM;
+    }
+    a->sni = x;
+    a->sni[a->nsni++] = (sni_entry){.packet = packet, .sni = sni};
+    return AVTB_OK;
+}
+
+static int cmp_attempt(const void *pa, const void *pb)
+{
+    const avtb_attempt *a = pa, *b = pb;
+    int c;
+
+    if (a->first_time != b->first_time)
+        return a->first_time < b->first_time ? -1 : 1;
+    if (a->proto != b->proto)
+        return a->proto < b->proto ? -1 : 1;
+    c = strcmp(a->dst_ip, b->dst_ip);
+    if (c != 0)
+        return c;
+    if (a->ip_proto != b->ip_proto)
+        return a->ip_proto < b->ip_proto ? -1 : 1;
+    return (a->port > b->port) - (a->port < b->port);
+}
+
+/* The attempts table as the analysis hands it out: an array, oldest first. */
+static avtb_err attempts_out(analyzer *a)
+{
+    attempt_table *t = &a->attempts;
+    avtb_analysis *out = a->out;
+    size_t n = 0;
+
+    out->attempts_cap = t->cap;
+    out->attempts_dropped = t->dropped;
+    if (t->n == 0)
+        return AVTB_OK;
+    out->attempts = calloc(t->n, sizeof(*out->attempts));
+    if (out->attempts == NULL)
+        return AVTB_ERR_NOMEM;
+    for (size_t i = 0; i < t->nslots; i++)
+        if (t->slots[i].used)
+            out->attempts[n++] = t->slots[i].a;
+    out->nattempts = n;
+    qsort(out->attempts, n, sizeof(*out->attempts), cmp_attempt);
+    return AVTB_OK;
+}
+
+/* The sink's address, as the attempts table compares it. */
+static void attempts_sink(attempt_table *t, const char *ip)
+{
+    t->sink_family = 0;
+    if (ip == NULL)
+        return;
+    if (inet_pton(AF_INET, ip, t->sink) == 1)
+        t->sink_family = 4;
+    else if (inet_pton(AF_INET6, ip, t->sink) == 1)
+        t->sink_family = 6;
+}
+
+/* Every finding names the file it was found in. */
+static avtb_err name_capture(avtb_findings *l, const char *path)
+{
+    const char *base = strrchr(path, '/');
+
+    base = base != NULL ? base + 1 : path;
+    for (size_t i = 0; i < l->count; i++) {
+        free(l->items[i].capture);
+        l->items[i].capture = strdup(base);
+        if (l->items[i].capture == NULL)
+            return AVTB_ERR_NOMEM;
+    }
+    return AVTB_OK;
+}
+
 avtb_err avtb_analyze_capture(const char *pcap_path, const avtb_patterns *p,
                               const char *const *token_docs, const avtb_analyze_opts *o,
                               avtb_analysis *out, avtb_error *err)
+{
+    return avtb_analyze_file(pcap_path, AVTB_CAPTURE_WIRE, p, token_docs, o, out, err);
+}
+
+avtb_err avtb_analyze_file(const char *pcap_path, avtb_capture_kind kind, const avtb_patterns *p,
+                           const char *const *token_docs, const avtb_analyze_opts *o,
+                           avtb_analysis *out, avtb_error *err)
 {
     avtb_pcap_source *src = NULL;
     avtb_defrag_limits dl;
@@ -1197,6 +1566,9 @@ avtb_err avtb_analyze_capture(const char *pcap_path, const avtb_patterns *p,
     a.err = err;
     a.local.p = p;
     a.local.token_docs = token_docs;
+    a.kind = kind;
+    a.local.plaintext = kind == AVTB_CAPTURE_TLS_PLAINTEXT;
+    a.attempts.cap = kind == AVTB_CAPTURE_WIRE ? o->attempts_cap : 0;
     a.sink = (avtb_tcp_sink){.data = tcp_data, .gap = tcp_gap, .truncated = tcp_truncated};
     avtb_defrag_limits_default(&dl);
     (void)debug_anomalies(); /* read the environment before a second thread exists */
@@ -1223,6 +1595,15 @@ avtb_err avtb_analyze_capture(const char *pcap_path, const avtb_patterns *p,
     r = avtb_pcap_source_open(pcap_path, &src, err);
     if (r != AVTB_OK)
         goto out;
+    /* What libpcap does not hand out: the run's addresses, a transcript flow's SNI. */
+    r = avtb_pcapng_read_comments(pcap_path, kind == AVTB_CAPTURE_TLS_PLAINTEXT,
+                                  kind == AVTB_CAPTURE_WIRE ? on_shb_comment : on_packet_comment,
+                                  &a, err);
+    if (r == AVTB_ERR_NOMEM)
+        avtb_error_set(err, r, "%s: out of memory reading its comments", pcap_path);
+    if (r != AVTB_OK)
+        goto out;
+    attempts_sink(&a.attempts, out->sink_ip);
     for (;;) {
         avtb_packet pkt;
         bool eof;
@@ -1273,6 +1654,13 @@ avtb_err avtb_analyze_capture(const char *pcap_path, const avtb_patterns *p,
     out->anomaly_total = a.local.anomalies.total;
     memset(&a.local.anomalies, 0, sizeof(a.local.anomalies));
     dedup_findings(&out->findings);
+    r = name_capture(&out->findings, pcap_path);
+    if (r == AVTB_OK)
+        r = attempts_out(&a);
+    if (r != AVTB_OK) {
+        r = avtb_error_set(err, r, "%s: out of memory", pcap_path);
+        goto out;
+    }
     avtb_findings_sort(&out->findings);
     out->stats.flows = avtb_flow_table_count(a.flows);
     ss = avtb_scanner_stats(a.w != NULL ? a.w->out.scanner : a.local.scanner);
@@ -1292,6 +1680,10 @@ out:
     avtb_scanner_free(a.local.scanner);
     avtb_findings_clear(&a.local.findings);
     anomaly_list_clear(&a.local.anomalies);
+    for (size_t i = 0; i < a.nsni; i++)
+        free(a.sni[i].sni);
+    free(a.sni);
+    free(a.attempts.slots);
     out->stats.seconds = mono_now() - t0;
     if (r != AVTB_OK)
         avtb_analysis_clear(out);

@@ -8,6 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *avtb_finding_kind_name(avtb_finding_kind k)
+{
+    switch (k) {
+    case AVTB_FINDING_CONTENT:
+        return "content";
+    case AVTB_FINDING_METADATA:
+        return "metadata";
+    case AVTB_FINDING_SUSPECTED:
+        return "suspected";
+    }
+    return "unknown";
+}
+
 void avtb_findings_drop(avtb_finding *f)
 {
     free(f->token);
@@ -17,6 +30,8 @@ void avtb_findings_drop(avtb_finding *f)
     free(f->dst.host);
     free(f->document);
     free(f->member);
+    free(f->capture);
+    free(f->reason);
     memset(f, 0, sizeof(*f));
 }
 
@@ -54,6 +69,8 @@ avtb_err avtb_findings_add(avtb_findings *list, const avtb_finding *f)
     copy.dst.host = dup_opt(f->dst.host, &fail);
     copy.document = dup_opt(f->document, &fail);
     copy.member = dup_opt(f->member, &fail);
+    copy.capture = dup_opt(f->capture, &fail);
+    copy.reason = dup_opt(f->reason, &fail);
     if (fail) {
         avtb_findings_drop(&copy);
         return AVTB_ERR_NOMEM;
@@ -76,6 +93,10 @@ static int cmp_finding(const void *pa, const void *pb)
 
     if (a->time != b->time)
         return a->time < b->time ? -1 : 1;
+    /* Flow numbers count within one capture. */
+    c = cmp_str(a->capture, b->capture);
+    if (c != 0)
+        return c;
     if (a->flow != b->flow)
         return a->flow < b->flow ? -1 : 1;
     c = cmp_str(a->token, b->token);
@@ -88,7 +109,12 @@ static int cmp_finding(const void *pa, const void *pb)
     c = strcmp(a->src.ip, b->src.ip);
     if (c != 0)
         return c;
-    return (a->src.port > b->src.port) - (a->src.port < b->src.port);
+    if (a->src.port != b->src.port)
+        return (a->src.port > b->src.port) - (a->src.port < b->src.port);
+    /* Suspected findings of one connection (none carries a token). */
+    if (a->kind != b->kind)
+        return (a->kind > b->kind) - (a->kind < b->kind);
+    return cmp_str(a->reason, b->reason);
 }
 
 void avtb_findings_sort(avtb_findings *list)
