@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `avtb analyze`: the network analysis on its own, no VM. Re-derives the
- * findings of an evidence directory, or analyses any capture against a
+ * findings of an evidence directory (its capture, the sink's decrypted TLS
+ * and logs: collectors/evidence.h), or analyses any capture against a
  * tokens file (and the honey documents, for metadata findings).
  */
 #include <getopt.h>
@@ -15,6 +16,8 @@
 
 #include "collectors/analyze.h"
 #include "collectors/canaries.h"
+#include "collectors/evidence.h"
+#include "collectors/transcript.h"
 #include "common/error.h"
 #include "common/util.h"
 #include "orchestrator/cli.h"
@@ -52,22 +55,43 @@ static json_t *tls_json(const avtb_analysis *a)
     for (size_t i = 0; arr != NULL && i < a->ntls; i++) {
         const avtb_tls_flow *t = &a->tls[i];
 
-        json_array_append_new(arr, json_pack("{s:I, s:s?, s:s?, s:{s:s, s:i}, s:I, s:I}", "flow",
-                                             (json_int_t)t->flow, "sni", t->sni, "alpn", t->alpn,
-                                             "dst", "ip", t->dst_ip, "port", (int)t->dst_port,
-                                             "encrypted_bytes_out", (json_int_t)t->encrypted_out,
-                                             "encrypted_bytes_in", (json_int_t)t->encrypted_in));
+        json_array_append_new(
+            arr,
+            json_pack("{s:I, s:s?, s:s?, s:{s:s, s:i}, s:{s:s, s:i}, s:I, s:I, s:b}", "flow",
+                      (json_int_t)t->flow, "sni", t->sni, "alpn", t->alpn, "src", "ip", t->src_ip,
+                      "port", (int)t->src_port, "dst", "ip", t->dst_ip, "port", (int)t->dst_port,
+                      "encrypted_bytes_out", (json_int_t)t->encrypted_out, "encrypted_bytes_in",
+                      (json_int_t)t->encrypted_in, "decrypted", t->decrypted));
     }
+    return arr;
+}
+
+static json_t *plaintext_json(const avtb_analysis *a)
+{
+    const avtb_analysis_stats *st = &a->plaintext_stats;
+
+    if (!a->plaintext)
+        return json_null();
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:f}", "capture", "tls-plaintext.pcapng",
+                     "packets", (json_int_t)st->packets, "bytes", (json_int_t)st->bytes, "flows",
+                     (json_int_t)st->flows, "messages", (json_int_t)st->messages, "http_requests",
+                     (json_int_t)st->http_requests, "seconds", st->seconds);
+}
+
+static json_t *problems_json(const avtb_analysis *a)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; arr != NULL && i < a->nproblems; i++)
+        json_array_append_new(arr, json_string(a->problems[i]));
     return arr;
 }
 
 static json_t *analysis_json(const avtb_analysis *a, const char *pcap)
 {
-    json_t *findings = json_array();
+    json_t *findings = avtb_findings_json(&a->findings);
     json_t *root;
 
-    for (size_t i = 0; findings != NULL && i < a->findings.count; i++)
-        json_array_append_new(findings, avtb_finding_json(&a->findings.items[i]));
     root = json_pack(
         "{s:o, s:o, s:{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
         "s:f, s:o}}",
@@ -82,7 +106,22 @@ static json_t *analysis_json(const avtb_analysis *a, const char *pcap)
         (json_int_t)a->stats.dns_messages, "anomalies", (json_int_t)a->anomaly_total,
         "peak_buffered_bytes", (json_int_t)a->stats.peak_buffered, "seconds", a->stats.seconds,
         "tls_flows", tls_json(a));
+    if (root == NULL)
+        return NULL;
+    json_object_set_new(json_object_get(root, "stats"), "tls_plaintext", plaintext_json(a));
+    avtb_analysis_json_into(root, a);
+    json_object_set_new(root, "evidence_problems", problems_json(a));
     return root;
+}
+
+/* Findings, suspected findings: how many of each class. */
+static size_t count_kind(const avtb_analysis *a, bool suspected)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < a->findings.count; i++)
+        n += (a->findings.items[i].kind == AVTB_FINDING_SUSPECTED) == suspected;
+    return n;
 }
 
 static void endpoint_text(const avtb_endpoint *e, char *buf, size_t cap)
@@ -93,29 +132,109 @@ static void endpoint_text(const avtb_endpoint *e, char *buf, size_t cap)
         snprintf(buf, cap, "%s:%u", e->ip, (unsigned)e->port);
 }
 
+static void clock_text(double t, char when[32])
+{
+    time_t s = (time_t)t;
+    struct tm tm;
+
+    gmtime_r(&s, &tm);
+    strftime(when, 32, "%H:%M:%S", &tm);
+}
+
+static void print_suspected(const avtb_analysis *a, FILE *fp)
+{
+    size_t n = count_kind(a, true);
+
+    if (n == 0)
+        return;
+    fprintf(fp,
+            "%zu SUSPECTED (no token seen; what left is unreadable, so no_exfiltration "
+            "cannot be shown):\n",
+            n);
+    for (size_t i = 0; i < a->findings.count; i++) {
+        const avtb_finding *f = &a->findings.items[i];
+        char dst[512], when[32];
+
+        if (f->kind != AVTB_FINDING_SUSPECTED)
+            continue;
+        endpoint_text(&f->dst, dst, sizeof(dst));
+        clock_text(f->time, when);
+        fprintf(fp, "  %s  suspected %s -> %s, %llu bytes", when, f->protocol, dst,
+                (unsigned long long)f->bytes);
+        if (f->flow > 0)
+            fprintf(fp, ", %s flow %llu", f->capture ? f->capture : "capture",
+                    (unsigned long long)f->flow);
+        else if (f->capture != NULL)
+            fprintf(fp, " (%s)", f->capture);
+        fprintf(fp, "\n      %s\n", f->reason ? f->reason : "unreadable upload");
+    }
+}
+
+static void print_attempts(const avtb_analysis *a, FILE *fp)
+{
+    if (a->nattempts == 0)
+        return;
+    fprintf(fp, "%zu destination%s the guest tried to reach:\n", a->nattempts,
+            a->nattempts == 1 ? "" : "s");
+    fprintf(fp, "  %-6s %-39s %9s %8s %10s  %-8s %-8s\n", "proto", "destination", "port/type",
+            "packets", "bytes", "first", "last");
+    for (size_t i = 0; i < a->nattempts; i++) {
+        const avtb_attempt *x = &a->attempts[i];
+        char first[32], last[32], port[16];
+
+        clock_text(x->first_time, first);
+        clock_text(x->last_time, last);
+        if (x->proto == AVTB_ATTEMPT_OTHER)
+            snprintf(port, sizeof(port), "proto %u", (unsigned)x->ip_proto);
+        else if ((x->proto == AVTB_ATTEMPT_ICMP || x->proto == AVTB_ATTEMPT_ICMPV6) &&
+                 x->port > 255)
+            snprintf(port, sizeof(port), "?");
+        else
+            snprintf(port, sizeof(port), "%u", (unsigned)x->port);
+        fprintf(fp, "  %-6s %-39s %9s %8llu %10llu  %-8s %-8s%s\n",
+                avtb_attempt_proto_name(x->proto), x->dst_ip, port, (unsigned long long)x->packets,
+                (unsigned long long)x->bytes, first, last, x->to_sink ? "  (the sink)" : "");
+    }
+    if (a->attempts_dropped > 0)
+        fprintf(fp, "  ... and %llu packets to further destinations (the table holds %zu)\n",
+                (unsigned long long)a->attempts_dropped, a->attempts_cap);
+}
+
 static void print_table(const avtb_analysis *a, const char *pcap, FILE *fp)
 {
     double mb = (double)a->stats.bytes / 1e6;
+    size_t nfound = count_kind(a, false);
 
     fprintf(fp, "capture %s: %llu packets, %llu flows, %.1f MB analysed in %.2f s (%.0f MB/s)\n",
             pcap, (unsigned long long)a->stats.packets, (unsigned long long)a->stats.flows, mb,
             a->stats.seconds, a->stats.seconds > 0 ? mb / a->stats.seconds : 0.0);
-    if (a->findings.count == 0)
+    if (a->plaintext)
+        fprintf(fp,
+                "decrypted TLS (tls-plaintext.pcapng): %llu connections, %llu packets "
+                "analysed\n",
+                (unsigned long long)a->plaintext_stats.flows,
+                (unsigned long long)a->plaintext_stats.packets);
+    if (a->tls_intercepted > 0 || a->tls_rejected > 0)
+        fprintf(fp, "TLS interception: %llu connections decrypted, %llu refused the certificate\n",
+                (unsigned long long)a->tls_intercepted, (unsigned long long)a->tls_rejected);
+    for (size_t i = 0; i < a->nproblems; i++)
+        fprintf(fp, "EVIDENCE INCOMPLETE: %s\n", a->problems[i]);
+    if (nfound == 0)
         fprintf(fp, "no token or honey document metadata found\n");
     else
-        fprintf(fp, "%zu finding%s:\n", a->findings.count, a->findings.count == 1 ? "" : "s");
+        fprintf(fp, "%zu finding%s:\n", nfound, nfound == 1 ? "" : "s");
     for (size_t i = 0; i < a->findings.count; i++) {
         const avtb_finding *f = &a->findings.items[i];
         char dst[512], when[32];
-        time_t t = (time_t)f->time;
-        struct tm tm;
 
+        if (f->kind == AVTB_FINDING_SUSPECTED)
+            continue;
         endpoint_text(&f->dst, dst, sizeof(dst));
-        gmtime_r(&t, &tm);
-        strftime(when, sizeof(when), "%H:%M:%S", &tm);
-        fprintf(fp, "  %s  %-8s %s -> %s over %s, flow %llu", when,
-                f->kind == AVTB_FINDING_CONTENT ? "content" : "metadata", f->token, dst,
-                f->protocol, (unsigned long long)f->flow);
+        clock_text(f->time, when);
+        fprintf(fp, "  %s  %-8s %s -> %s over %s, flow %llu", when, avtb_finding_kind_name(f->kind),
+                f->token, dst, f->protocol, (unsigned long long)f->flow);
+        if (f->capture != NULL && strcmp(f->capture, AVTB_TRANSCRIPT_FILE) == 0)
+            fprintf(fp, " of %s", f->capture);
         if (f->encoding != NULL && f->encoding[0] != '\0')
             fprintf(fp, ", encoded %s", f->encoding);
         if (f->document != NULL)
@@ -125,10 +244,13 @@ static void print_table(const avtb_analysis *a, const char *pcap, FILE *fp)
         fputc('\n', fp);
     }
     for (size_t i = 0; i < a->ntls; i++)
-        fprintf(
-            fp, "  tls flow %llu to %s:%u (SNI %s): %llu encrypted bytes sent, not inspectable\n",
-            (unsigned long long)a->tls[i].flow, a->tls[i].dst_ip, (unsigned)a->tls[i].dst_port,
-            a->tls[i].sni ? a->tls[i].sni : "none", (unsigned long long)a->tls[i].encrypted_out);
+        fprintf(fp, "  tls flow %llu to %s:%u (SNI %s): %llu encrypted bytes sent, %s\n",
+                (unsigned long long)a->tls[i].flow, a->tls[i].dst_ip, (unsigned)a->tls[i].dst_port,
+                a->tls[i].sni ? a->tls[i].sni : "none", (unsigned long long)a->tls[i].encrypted_out,
+                a->tls[i].decrypted ? "decrypted by the sink (searched in " AVTB_TRANSCRIPT_FILE ")"
+                                    : "not inspectable");
+    print_suspected(a, fp);
+    print_attempts(a, fp);
     if (a->nanomalies > 0) {
         fprintf(fp, "%llu anomal%s:\n", (unsigned long long)a->anomaly_total,
                 a->anomaly_total == 1 ? "y" : "ies");
@@ -205,7 +327,10 @@ static int analyze(analyze_args *x)
     }
     if (x->flow_cap > 0)
         opts.stream.flow_cap = x->flow_cap;
-    r = avtb_analyze_capture(x->pcap, p, avtb_canaries_token_docs(c), &opts, &a, &err);
+    if (x->evidence != NULL)
+        r = avtb_evidence_analyze(x->evidence, p, avtb_canaries_token_docs(c), &opts, &a, &err);
+    else
+        r = avtb_analyze_capture(x->pcap, p, avtb_canaries_token_docs(c), &opts, &a, &err);
     if (r != AVTB_OK)
         goto out;
     if (x->json) {
@@ -221,7 +346,10 @@ static int analyze(analyze_args *x)
     } else {
         print_table(&a, x->pcap, stdout);
     }
-    code = a.findings.count > 0 ? AVTB_EXIT_FAILED : AVTB_EXIT_OK;
+    /* Suspected findings count: the evidence does not show that nothing left. */
+    code = a.findings.count > 0 ? AVTB_EXIT_FAILED
+           : a.nproblems > 0    ? AVTB_EXIT_INFRA
+                                : AVTB_EXIT_OK;
 out:
     if (r != AVTB_OK) {
         fprintf(stderr, "avtb analyze: %s\n", err.msg[0] ? err.msg : avtb_err_name(r));
@@ -326,13 +454,19 @@ const avtb_cmd avtb_cmd_analyze = {
             "  --tokens FILE    tokens, one per line (8 to 256 printable ASCII characters)\n"
             "  --honey-dir DIR  the honey documents: their hashes and names are searched too\n"
             "                   (metadata findings)\n"
-            "  --json           machine-readable output (findings, anomalies, stats)\n"
+            "  --json           machine-readable output (findings, suspected, attempts,\n"
+            "                   anomalies, stats)\n"
             "  --memcap SIZE    memory for held TCP data and buffered messages (default\n"
             "                   about 450M; the rest of a flow is decoded in parts)\n"
             "  --flow-cap SIZE  bytes inspected per flow (default 64M; the rest is an anomaly)\n\n"
             "Searches every TCP stream and UDP datagram, HTTP messages and bodies, DNS names\n"
             "and records, TLS ClientHellos, and every decoding of them (base64, base32, hex,\n"
-            "percent, UTF-16, gzip/zlib/deflate/brotli/zstd, zip/7z/tar archives).\n"
-            "Exit 0 when nothing is found, 1 when something is, 2 on bad input.\n",
+            "percent, UTF-16, gzip/zlib/deflate/brotli/zstd, zip/7z/tar archives). In an\n"
+            "evidence directory also the sink's decrypted TLS (tls-plaintext.pcapng; findings\n"
+            "encoded \"tls,...\"), and its logs for suspected findings: clients that refused\n"
+            "the interception certificate, unreadable uploads as large as a honey document.\n"
+            "Lists every destination the guest tried to reach.\n"
+            "Exit 0 when nothing is found, 1 when a finding or a suspected finding is, 2 on\n"
+            "bad input, 3 when evidence files are unreadable and nothing was found.\n",
     .run = analyze_main,
 };

@@ -17,6 +17,7 @@
 #include "collectors/analyze.h"
 #include "collectors/canaries.h"
 #include "collectors/collector.h"
+#include "collectors/evidence.h"
 #include "collectors/tls-mitm.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -656,6 +657,7 @@ static int conclude(run *r)
     avtb_canaries *canaries = NULL;
     avtb_patterns *pats = NULL;
     char *pcap = avtb_path_join(r->evdir, "capture.pcapng");
+    bool analysed = false;
     struct stat st;
     int code;
 
@@ -666,18 +668,21 @@ static int conclude(run *r)
     } else if (stat(pcap, &st) < 0) {
         add_reason(r, "no network capture to analyse");
     } else if (run_patterns(r, &canaries, &pats, &err) != AVTB_OK ||
-               avtb_analyze_capture(pcap, pats, avtb_canaries_token_docs(canaries), &opts, &an,
-                                    &err) != AVTB_OK) {
+               avtb_evidence_analyze(r->evdir, pats, avtb_canaries_token_docs(canaries), &opts, &an,
+                                     &err) != AVTB_OK) {
         add_reason(r, "analysis failed: %s", err.msg);
     } else {
-        findings = an.findings; /* transferred */
+        /* Evidence that exists but cannot be read (the decrypted TLS, say): incomplete. */
+        for (size_t i = 0; i < an.nproblems; i++)
+            add_reason(r, "%s", an.problems[i]);
+        analysed = true;
+        findings = an.findings; /* transferred; suspected findings included */
         memset(&an.findings, 0, sizeof(an.findings));
         avtb_info("%s: analysed %llu packets in %llu flows, %zu findings, %llu anomalies",
                   r->s->name, (unsigned long long)an.stats.packets,
                   (unsigned long long)an.stats.flows, findings.count,
                   (unsigned long long)an.anomaly_total);
     }
-    avtb_analysis_clear(&an);
     avtb_patterns_free(pats);
     avtb_canaries_free(canaries);
     phase_end(r);
@@ -692,6 +697,7 @@ static int conclude(run *r)
     rep.docs = r->docs;
     rep.ndocs = r->ndocs;
     rep.findings = &findings;
+    rep.analysis = analysed ? &an : NULL;
     rep.complete = r->nreasons == 0;
     rep.reasons = (const char *const *)r->reasons;
     rep.nreasons = r->nreasons;
@@ -711,6 +717,7 @@ static int conclude(run *r)
     }
     mark_incomplete(r, !rep.complete || code == AVTB_EXIT_INFRA);
     avtb_findings_clear(&findings);
+    avtb_analysis_clear(&an);
     free(pcap);
     return code;
 }

@@ -20,6 +20,8 @@ static json_t *endpoint_json(const avtb_endpoint *e)
 
 static const char *doc_of_token(const avtb_report *r, const char *token)
 {
+    if (token == NULL)
+        return NULL;
     for (size_t i = 0; i < r->ndocs; i++)
         if (strcmp(r->docs[i]->token, token) == 0)
             return r->docs[i]->guest_path;
@@ -38,17 +40,82 @@ json_t *avtb_finding_json(const avtb_finding *f)
             json_array_append_new(enc, json_string(t));
         free(copy);
     }
-    o = json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:I, s:f, s:I, s:I}", "token", f->token, "kind",
-                  f->kind == AVTB_FINDING_CONTENT ? "content" : "metadata", "encoding", enc,
-                  "protocol", f->protocol, "dst", endpoint_json(&f->dst), "src",
-                  endpoint_json(&f->src), "flow", (json_int_t)f->flow, "time", f->time, "bytes",
-                  (json_int_t)f->bytes, "offset", (json_int_t)f->offset);
+    o = json_pack("{s:s?, s:s, s:o, s:s, s:o, s:o, s:s?, s:I, s:f, s:I, s:I}", "token", f->token,
+                  "kind", avtb_finding_kind_name(f->kind), "encoding", enc, "protocol",
+                  f->protocol ? f->protocol : "", "dst", endpoint_json(&f->dst), "src",
+                  endpoint_json(&f->src), "capture", f->capture, "flow", (json_int_t)f->flow,
+                  "time", f->time, "bytes", (json_int_t)f->bytes, "offset", (json_int_t)f->offset);
     if (o == NULL)
         return NULL;
     json_object_set_new(o, "document", f->document ? json_string(f->document) : json_null());
     if (f->member != NULL)
         json_object_set_new(o, "member", json_string(f->member));
+    if (f->reason != NULL)
+        json_object_set_new(o, "reason", json_string(f->reason));
     return o;
+}
+
+json_t *avtb_findings_json(const avtb_findings *f)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; arr != NULL && i < f->count; i++) {
+        json_t *o = avtb_finding_json(&f->items[i]);
+
+        if (o == NULL || json_array_append_new(arr, o) < 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+static json_t *attempts_json(const avtb_analysis *a)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; arr != NULL && i < a->nattempts; i++) {
+        const avtb_attempt *x = &a->attempts[i];
+        json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:f, s:f, s:b}", "protocol",
+                              avtb_attempt_proto_name(x->proto), "dst", x->dst_ip, "packets",
+                              (json_int_t)x->packets, "bytes", (json_int_t)x->bytes, "first_time",
+                              x->first_time, "last_time", x->last_time, "to_sink", x->to_sink);
+
+        if (o == NULL) {
+            json_decref(arr);
+            return NULL;
+        }
+        switch (x->proto) {
+        case AVTB_ATTEMPT_TCP:
+        case AVTB_ATTEMPT_UDP:
+            json_object_set_new(o, "port", json_integer(x->port));
+            break;
+        case AVTB_ATTEMPT_ICMP:
+        case AVTB_ATTEMPT_ICMPV6:
+            /* 0xffff: a fragment, whose type is in another packet. */
+            json_object_set_new(o, "icmp_type",
+                                x->port <= 255 ? json_integer(x->port) : json_null());
+            break;
+        case AVTB_ATTEMPT_OTHER:
+            json_object_set_new(o, "ip_proto", json_integer(x->ip_proto));
+            break;
+        }
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+void avtb_analysis_json_into(json_t *root, const avtb_analysis *a)
+{
+    json_object_set_new(root, "attempts", attempts_json(a));
+    json_object_set_new(root, "attempts_limit", json_integer((json_int_t)a->attempts_cap));
+    json_object_set_new(root, "attempts_dropped_packets",
+                        json_integer((json_int_t)a->attempts_dropped));
+    json_object_set_new(root, "sink", a->sink_ip ? json_string(a->sink_ip) : json_null());
+    json_object_set_new(root, "tls",
+                        json_pack("{s:I, s:I, s:b}", "intercepted", (json_int_t)a->tls_intercepted,
+                                  "rejected", (json_int_t)a->tls_rejected, "plaintext_analysed",
+                                  a->plaintext));
 }
 
 static json_t *findings_json(const avtb_report *r)
@@ -90,12 +157,10 @@ static json_t *report_json(const avtb_report *r)
     for (size_t i = 0; i < s->nexpects; i++) {
         const avtb_expect_result *e = &r->results[i];
 
-        json_array_append_new(exps, json_pack("{s:s, s:s, s:I}", "name",
-                                              avtb_expect_name(e->expect), "result",
-                                              !e->decided ? "undecided"
-                                              : e->held   ? "held"
-                                                          : "failed",
-                                              "findings", (json_int_t)e->nfindings));
+        json_array_append_new(
+            exps, json_pack("{s:s, s:s, s:I, s:I}", "name", avtb_expect_name(e->expect), "result",
+                            avtb_expect_result_name(e), "findings", (json_int_t)e->nfindings,
+                            "suspected", (json_int_t)e->nsuspected));
     }
     for (size_t i = 0; i < r->nphases; i++)
         json_array_append_new(phases, json_pack("{s:s, s:f}", "name", r->phases[i].name, "seconds",
@@ -114,6 +179,10 @@ static json_t *report_json(const avtb_report *r)
         "finished", r->finished ? r->finished : "", "verdict", avtb_verdict_name(r->verdict),
         "complete", r->complete, "incomplete_reasons", reasons, "expectations", exps, "documents",
         docs, "findings", findings_json(r), "phases", phases, "exit_code", r->exit_code);
+    if (root == NULL)
+        return NULL;
+    if (r->analysis != NULL)
+        avtb_analysis_json_into(root, r->analysis);
     return root;
 }
 
@@ -153,15 +222,38 @@ void avtb_report_print_summary(const avtb_report *r, const char *dir, FILE *fp)
         const avtb_finding *f = &r->findings->items[i];
         const char *doc = doc_of_token(r, f->token);
 
+        if (f->kind == AVTB_FINDING_SUSPECTED) {
+            fprintf(fp, "  SUSPECTED: %s to %s%s%s:%u: %s\n", f->protocol,
+                    f->dst.host ? f->dst.host : "", f->dst.host ? " " : "", f->dst.ip, f->dst.port,
+                    f->reason ? f->reason : "unreadable upload");
+            continue;
+        }
         fprintf(fp, "  %s: token %s (%s) sent over %s to %s%s%s:%u\n",
                 f->kind == AVTB_FINDING_CONTENT ? "content" : "metadata", f->token,
                 doc ? doc : "unknown document", f->protocol, f->dst.host ? f->dst.host : "",
                 f->dst.host ? " " : "", f->dst.ip, f->dst.port);
     }
-    for (size_t i = 0; i < s->nexpects; i++)
+    if (r->analysis != NULL && r->analysis->nattempts > 0) {
+        const avtb_analysis *a = r->analysis;
+        size_t shown = a->nattempts < 20 ? a->nattempts : 20;
+
+        fprintf(fp, "  the guest tried to reach %zu destination%s:\n", a->nattempts,
+                a->nattempts == 1 ? "" : "s");
+        for (size_t i = 0; i < shown; i++)
+            fprintf(fp, "    %-6s %s %u: %llu packets%s\n",
+                    avtb_attempt_proto_name(a->attempts[i].proto), a->attempts[i].dst_ip,
+                    (unsigned)a->attempts[i].port, (unsigned long long)a->attempts[i].packets,
+                    a->attempts[i].to_sink ? " (the sink)" : "");
+        if (shown < a->nattempts)
+            fprintf(fp, "    ... %zu more in report.json\n", a->nattempts - shown);
+    }
+    for (size_t i = 0; i < s->nexpects; i++) {
+        const char *res = avtb_expect_result_name(&r->results[i]);
+
         fprintf(fp, "expectation %s: %s\n", avtb_expect_name(r->results[i].expect),
-                !r->results[i].decided ? "undecided"
-                : r->results[i].held   ? "held"
-                                       : "FAILED");
+                strcmp(res, "failed") == 0      ? "FAILED"
+                : strcmp(res, "suspected") == 0 ? "SUSPECTED (cannot be shown to hold)"
+                                                : res);
+    }
     fprintf(fp, "report: %s/report.json\n", dir);
 }

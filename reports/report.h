@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "collectors/analyze.h"
 #include "collectors/finding.h"
 #include "guests/honeydoc.h"
 #include "reports/verdict.h"
@@ -30,7 +31,8 @@ typedef struct avtb_report {
     const char *image;              /* image directory (name-hash) */
     avtb_honeydoc *const *docs;
     size_t ndocs;
-    const avtb_findings *findings;
+    const avtb_findings *findings; /* content, metadata and suspected */
+    const avtb_analysis *analysis; /* attempts and TLS counts; NULL when there was none */
     bool complete;
     const char *const *reasons; /* why the evidence is incomplete */
     size_t nreasons;
@@ -41,8 +43,31 @@ typedef struct avtb_report {
     int exit_code;
 } avtb_report;
 
-/* One finding as report.json and `avtb analyze --json` write it (a contract). */
+/*
+ * One finding as report.json and `avtb analyze --json` write it (a contract):
+ * {"token", "kind": "content"|"metadata"|"suspected", "encoding": [outer→inner],
+ *  "protocol", "dst": {"host","ip","port"}, "src", "capture", "flow", "time",
+ *  "bytes", "offset", "document", "member" (if any), "reason" (suspected)}.
+ * A suspected finding's token is null.
+ */
 json_t *avtb_finding_json(const avtb_finding *f);
+
+/* Every finding of f (content, metadata, suspected) as a JSON array; NULL when out of memory. */
+json_t *avtb_findings_json(const avtb_findings *f);
+
+/*
+ * What report.json and `avtb analyze --json` both carry about the traffic
+ * beyond findings, set on root:
+ *   "attempts": [{"protocol": "tcp"|"udp"|"icmp"|"icmpv6"|"other", "dst",
+ *                 "port" (tcp, udp) | "icmp_type" (icmp, icmpv6; null when
+ *                 unknown) | "ip_proto" (other), "packets", "bytes",
+ *                 "first_time", "last_time", "to_sink"}], oldest first;
+ *   "attempts_limit", "attempts_dropped_packets": the table's bound, and the
+ *                 packets to destinations that found it full;
+ *   "sink": the sink's address (null when the capture does not say);
+ *   "tls": {"intercepted", "rejected", "plaintext_analysed"}.
+ */
+void avtb_analysis_json_into(json_t *root, const avtb_analysis *a);
 
 /* Writes DIR/report.json atomically. */
 avtb_err avtb_report_write_json(const avtb_report *r, const char *dir, avtb_error *err) AVTB_WUR;

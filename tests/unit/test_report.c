@@ -145,6 +145,141 @@ START_TEST(report_json_carries_findings)
 }
 END_TEST
 
+static void add_suspected(avtb_findings *f, double t)
+{
+    avtb_finding x = {0};
+
+    x.kind = AVTB_FINDING_SUSPECTED;
+    x.protocol = (char *)"tls";
+    strcpy(x.dst.ip, "1.2.3.4");
+    x.dst.port = 443;
+    x.dst.host = (char *)"telemetry.pinner.example";
+    strcpy(x.src.ip, "10.213.5.10");
+    x.src.port = 40000;
+    x.capture = (char *)"sink-tls.jsonl";
+    x.reason = (char *)"the client rejected the interception certificate (pinned?)";
+    x.bytes = 517;
+    x.time = t;
+    ck_assert_int_eq(avtb_findings_add(f, &x), AVTB_OK);
+}
+
+START_TEST(suspected_is_not_clean_nor_exfiltration)
+{
+    avtb_scenario *s = scenario();
+    avtb_findings f = {0};
+    avtb_expect_result r[1];
+
+    add_suspected(&f, 1.0);
+    ck_assert_int_eq(avtb_verdict_decide(s, &f, true, r), AVTB_VERDICT_SUSPECTED);
+    ck_assert_str_eq(avtb_verdict_name(AVTB_VERDICT_SUSPECTED), "suspected");
+    ck_assert(r[0].decided && !r[0].held);
+    ck_assert_uint_eq(r[0].nfindings, 0);
+    ck_assert_uint_eq(r[0].nsuspected, 1);
+    ck_assert_str_eq(avtb_expect_result_name(&r[0]), "suspected");
+    /* no_exfiltration cannot be shown to hold: exit 1. */
+    ck_assert_int_eq(avtb_verdict_exit_code(AVTB_VERDICT_SUSPECTED, r, 1), 1);
+    /* Incomplete evidence wins over a suspicion; a content finding over both. */
+    ck_assert_int_eq(avtb_verdict_decide(s, &f, false, r), AVTB_VERDICT_INCOMPLETE);
+    ck_assert_int_eq(avtb_verdict_exit_code(AVTB_VERDICT_INCOMPLETE, r, 1), 3);
+    add_finding(&f, "AVTBQ3F7K2M9XWZP4R8TAB", 2.0);
+    ck_assert_int_eq(avtb_verdict_decide(s, &f, true, r), AVTB_VERDICT_EXFILTRATION);
+    ck_assert_str_eq(avtb_expect_result_name(&r[0]), "failed");
+    avtb_findings_clear(&f);
+    avtb_scenario_free(s);
+}
+END_TEST
+
+START_TEST(report_json_suspected_and_attempts)
+{
+    avtb_scenario *s = scenario();
+    avtb_findings f = {0};
+    avtb_expect_result r[1];
+    avtb_attempt att[2] = {
+        {.proto = AVTB_ATTEMPT_UDP,
+         .ip_proto = 17,
+         .dst_ip = "8.8.8.8",
+         .port = 53,
+         .packets = 3,
+         .bytes = 90,
+         .first_time = 1.0,
+         .last_time = 2.0},
+        {.proto = AVTB_ATTEMPT_ICMP,
+         .ip_proto = 1,
+         .dst_ip = "10.213.5.1",
+         .port = 8,
+         .packets = 1,
+         .bytes = 64,
+         .first_time = 3.0,
+         .last_time = 3.0,
+         .to_sink = true},
+    };
+    avtb_analysis an = {0};
+    avtb_error err = {0};
+    avtb_report rep = {0};
+    char dir[] = "/tmp/avtb-test-report-XXXXXX", path[128];
+    json_t *root, *x, *d;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    add_suspected(&f, 1.0);
+    an.attempts = att;
+    an.nattempts = 2;
+    an.attempts_cap = 4096;
+    an.attempts_dropped = 7;
+    an.sink_ip = (char *)"10.213.5.1";
+    an.tls_rejected = 1;
+    rep.scenario = s;
+    rep.run_id = "full-2";
+    rep.findings = &f;
+    rep.analysis = &an;
+    rep.complete = true;
+    rep.verdict = avtb_verdict_decide(s, &f, true, r);
+    rep.results = r;
+    rep.exit_code = avtb_verdict_exit_code(rep.verdict, r, 1);
+    ck_assert_int_eq(avtb_report_write_json(&rep, dir, &err), AVTB_OK);
+    snprintf(path, sizeof(path), "%s/report.json", dir);
+    root = json_load_file(path, 0, NULL);
+    ck_assert_ptr_nonnull(root);
+    ck_assert_str_eq(json_string_value(json_object_get(root, "verdict")), "suspected");
+    ck_assert_int_eq(json_integer_value(json_object_get(root, "exit_code")), 1);
+    /* One list of findings, told apart by kind, as metadata findings already are. */
+    ck_assert_uint_eq(json_array_size(json_object_get(root, "findings")), 1);
+    x = json_array_get(json_object_get(root, "findings"), 0);
+    ck_assert_ptr_nonnull(x);
+    ck_assert(json_is_null(json_object_get(x, "token")));
+    ck_assert(json_is_null(json_object_get(x, "document")));
+    ck_assert_str_eq(json_string_value(json_object_get(x, "kind")), "suspected");
+    ck_assert_str_eq(json_string_value(json_object_get(x, "protocol")), "tls");
+    ck_assert_str_eq(json_string_value(json_object_get(x, "capture")), "sink-tls.jsonl");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(x, "dst"), "host")),
+                     "telemetry.pinner.example");
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(x, "reason")), "pinned"));
+    x = json_array_get(json_object_get(root, "expectations"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(x, "result")), "suspected");
+    ck_assert_int_eq(json_integer_value(json_object_get(x, "suspected")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(root, "attempts_limit")), 4096);
+    ck_assert_int_eq(json_integer_value(json_object_get(root, "attempts_dropped_packets")), 7);
+    ck_assert_str_eq(json_string_value(json_object_get(root, "sink")), "10.213.5.1");
+    x = json_object_get(root, "attempts");
+    ck_assert_uint_eq(json_array_size(x), 2);
+    d = json_array_get(x, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(d, "protocol")), "udp");
+    ck_assert_str_eq(json_string_value(json_object_get(d, "dst")), "8.8.8.8");
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "port")), 53);
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "packets")), 3);
+    ck_assert(json_is_false(json_object_get(d, "to_sink")));
+    d = json_array_get(x, 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "icmp_type")), 8);
+    ck_assert_ptr_null(json_object_get(d, "port"));
+    ck_assert(json_is_true(json_object_get(d, "to_sink")));
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(root, "tls"), "rejected")),
+                     1);
+    json_decref(root);
+    avtb_findings_clear(&f);
+    avtb_scenario_free(s);
+    ck_assert_int_eq(avtb_rm_rf(dir, &err), AVTB_OK);
+}
+END_TEST
+
 static Suite *report_suite(void)
 {
     Suite *s = suite_create("report");
@@ -154,7 +289,9 @@ static Suite *report_suite(void)
     tcase_add_test(v, clean_when_complete_and_nothing_found);
     tcase_add_test(v, incomplete_is_never_clean);
     tcase_add_test(v, a_finding_is_proof_even_when_incomplete);
+    tcase_add_test(v, suspected_is_not_clean_nor_exfiltration);
     tcase_add_test(j, report_json_carries_findings);
+    tcase_add_test(j, report_json_suspected_and_attempts);
     suite_add_tcase(s, v);
     suite_add_tcase(s, j);
     return s;
