@@ -1444,8 +1444,8 @@ static char *comment_sni(const char *c)
         }
     }
     out[o] = '\0';
-    /* The unescaped name may hold a NUL: cut there; an empty name is none. */
-    return out[0] ? strdup(out) : NULL;
+    /* The unescaped name may hold a NUL: cut there. An empty name, or "-", is none. */
+    return out[0] && strcmp(out, "-") != 0 ? strdup(out) : NULL;
 }
 
 static avtb_err on_packet_comment(void *ctx, uint64_t packet, const char *c, size_t len)

@@ -81,7 +81,8 @@ avtb_err avtb_transcript_close(avtb_transcript *t, avtb_error *err) AVTB_WUR;
  *   "avtb tls sni=NAME version=V cipher=C alpn=A"
  * words left out when their value is NULL or ""; values with '%', spaces or
  * bytes outside printable ASCII have them as %XX. The analysis takes the
- * host name of a flow without an HTTP Host from sni=. Returns buf.
+ * host name of a flow without an HTTP Host from sni= (up to the next space,
+ * %XX undone; "sni=-" or no sni= word: none). Returns buf.
  */
 char *avtb_transcript_comment(char *buf, size_t cap, const char *sni, const char *version,
                               const char *cipher, const char *alpn);

@@ -250,6 +250,7 @@ typedef struct tflow {
     uint16_t cport, sport;
     const void *request;
     size_t len;
+    const char *comment; /* as is, instead of avtb_transcript_comment's */
 } tflow;
 
 static void write_transcript(const tflow *flows, size_t n)
@@ -268,6 +269,8 @@ static void write_transcript(const tflow *flows, size_t n)
 
         avtb_transcript_comment(comment, sizeof(comment), flows[i].sni, "TLSv1.3",
                                 "TLS_AES_128_GCM_SHA256", "http/1.1");
+        if (flows[i].comment != NULL)
+            snprintf(comment, sizeof(comment), "%s", flows[i].comment);
         ck_assert_int_eq(avtb_transcript_flow_open(t, (struct sockaddr *)&c, (struct sockaddr *)&s,
                                                    comment, &f, &err),
                          AVTB_OK);
@@ -394,7 +397,7 @@ static const avtb_finding *nth(const avtb_analysis *a, avtb_finding_kind k, size
 START_TEST(plaintext_http_upload_is_a_tls_finding)
 {
     char *req = post("upload.x.example", "Content-Type: text/plain\r\n", "report=" TOK0 "&x=1");
-    tflow fl = {GUEST, "203.0.113.7", "upload.x.example", 40000, 443, req, strlen(req)};
+    tflow fl = {GUEST, "203.0.113.7", "upload.x.example", 40000, 443, req, strlen(req), NULL};
     pcapgen *g;
     FILE *fp;
     avtb_analysis a;
@@ -468,7 +471,16 @@ START_TEST(plaintext_gzip_base64_upload_named_by_sni)
     /* HTTP/1.0 without a Host header: the name comes from the SNI of the flow's comment. */
     req = post(NULL, "Content-Type: application/octet-stream\r\n", b64);
     memcpy(req + strlen("POST /upload HTTP/1."), "0", 1);
-    fl = (tflow){GUEST, "198.51.100.20", "collect.y.example", 40002, 443, req, strlen(req)};
+    /* The comment as the sink writes it by hand ("-" for none) reads the same. */
+    fl = (tflow){GUEST,
+                 "198.51.100.20",
+                 NULL,
+                 40002,
+                 443,
+                 req,
+                 strlen(req),
+                 "avtb tls sni=collect.y.example version=TLSv1.3 cipher=TLS_AES_128_GCM_SHA256 "
+                 "alpn=-"};
     write_tokens();
     wire_minimal();
     write_transcript(&fl, 1);
@@ -491,7 +503,7 @@ END_TEST
 START_TEST(plaintext_ipv6)
 {
     char *req = post("v6.x.example", "", TOK0);
-    tflow fl = {"fd00:5::10", "2001:db8::7", "v6.x.example", 40003, 8443, req, strlen(req)};
+    tflow fl = {"fd00:5::10", "2001:db8::7", "v6.x.example", 40003, 8443, req, strlen(req), NULL};
     avtb_analysis a;
     const avtb_finding *f;
 
@@ -515,8 +527,9 @@ END_TEST
 START_TEST(wire_and_plaintext_findings_merge)
 {
     char *req = post("upload.x.example", "", "a=" TOK0);
-    tflow fl[2] = {{GUEST, "203.0.113.7", "upload.x.example", 40000, 443, req, strlen(req)},
-                   {GUEST, "203.0.113.8", NULL, 40001, 443, "raw " TOK1 " bytes", 26}};
+    tflow fl[2] = {{GUEST, "203.0.113.7", "upload.x.example", 40000, 443, req, strlen(req), NULL},
+                   {GUEST, "203.0.113.8", NULL, 40001, 443, "raw " TOK1 " bytes", 26,
+                    "avtb tls sni=- version=TLSv1.3 cipher=TLS_AES_128_GCM_SHA256 alpn=-"}};
     char body[128], http[512];
     pcapgen *g = wire_open();
     avtb_analysis a;
@@ -671,7 +684,7 @@ END_TEST
 START_TEST(no_suspected_when_the_handshake_succeeded)
 {
     char *req = post("upload.x.example", "", "nothing secret");
-    tflow fl = {GUEST, "203.0.113.7", "upload.x.example", 40000, 443, req, strlen(req)};
+    tflow fl = {GUEST, "203.0.113.7", "upload.x.example", 40000, 443, req, strlen(req), NULL};
     FILE *fp;
     avtb_analysis a;
 
@@ -988,7 +1001,7 @@ static int analyze_cli(bool json, char **out)
 START_TEST(analyze_command_shows_suspected_and_attempts)
 {
     char *req = post("upload.x.example", "", "a=" TOK0);
-    tflow fl = {GUEST, "203.0.113.7", "upload.x.example", 40000, 443, req, strlen(req)};
+    tflow fl = {GUEST, "203.0.113.7", "upload.x.example", 40000, 443, req, strlen(req), NULL};
     json_t *root, *x;
     char *out = NULL;
     FILE *fp;
