@@ -1014,15 +1014,22 @@ static uint64_t attempt_hash(uint8_t ip_proto, uint8_t family, const uint8_t add
     return h;
 }
 
-/* Counts one packet to (ip_proto, family/addr, port); a full table counts it as dropped. */
-static void attempt(analyzer *a, uint8_t ip_proto, uint8_t family, const uint8_t addr[16],
-                    uint16_t port, uint64_t bytes, double ts)
+/*
+ * Counts packet d to its destination (protocol, address, port or ICMP type);
+ * a full table counts it as dropped. What the sink's own address sends (its
+ * answers, DHCP offers, neighbour discovery) is the host's, not an attempt.
+ */
+static void attempt(analyzer *a, const avtb_decoded *d, uint16_t port, uint64_t bytes, double ts)
 {
     attempt_table *t = &a->attempts;
+    uint8_t ip_proto = d->proto, family = d->family;
+    const uint8_t *addr = d->dst;
     size_t i;
     attempt_slot *s;
 
     if (t->cap == 0)
+        return;
+    if (t->sink_family == family && memcmp(t->sink, d->src, family == 4 ? 4 : 16) == 0)
         return;
     if (t->slots == NULL) {
         t->nslots = 16;
@@ -1072,13 +1079,18 @@ static void attempt(analyzer *a, uint8_t ip_proto, uint8_t family, const uint8_t
     s->a.to_sink = t->sink_family == family && memcmp(t->sink, addr, family == 4 ? 4 : 16) == 0;
 }
 
-/* ICMP messages that answer something (echo replies, errors): not attempts to reach anyone. */
+/*
+ * ICMP messages that answer something (echo and other replies, errors) or
+ * that only routers send: not attempts to reach anyone.
+ */
 static bool icmp_answer(uint8_t ip_proto, uint8_t type)
 {
     if (ip_proto == IPPROTO_ICMP)
-        return type == 0 || type == 3 || type == 4 || type == 5 || type == 11 || type == 12 ||
-               type == 14 || type == 16 || type == 18;
-    return type < 128 || type == 129; /* ICMPv6: errors are 0..127, 129 an echo reply */
+        return type == 0 || type == 3 || type == 4 || type == 5 || type == 9 || type == 11 ||
+               type == 12 || type == 14 || type == 16 || type == 18;
+    /* ICMPv6: errors are 0..127; echo reply, MLD query, router advertisement, neighbour
+     * advertisement. */
+    return type < 128 || type == 129 || type == 130 || type == 134 || type == 136;
 }
 
 /* A packet decode.c left alone (ICMP, other IP protocols): an attempt unless it answers. */
@@ -1091,16 +1103,15 @@ static void ignored_packet(analyzer *a, const avtb_decoded *d, double ts)
         return; /* not IP (ARP, ...): no destination address to name */
     if (ip_proto == IPPROTO_ICMP || ip_proto == IPPROTO_ICMPV6) {
         if (d->ip_payload == NULL || d->ip_payload_len < 1) {
-            /* A fragment past the first: its type is in another packet. */
-            attempt(a, ip_proto, d->family, d->dst, 0xffff, 0, ts);
+            /* A fragment: decode.c hands out no ICMP payload of one, so no type. */
+            attempt(a, d, 0xffff, 0, ts);
             return;
         }
         type = d->ip_payload[0];
         if (icmp_answer(ip_proto, (uint8_t)type))
             return;
     }
-    attempt(a, ip_proto, d->family, d->dst, type,
-            d->ip_payload != NULL ? d->ip_wire_payload_len : 0, ts);
+    attempt(a, d, type, d->ip_payload != NULL ? d->ip_wire_payload_len : 0, ts);
 }
 
 /* --- packets -------------------------------------------------------------- */
@@ -1118,7 +1129,7 @@ static avtb_err decoded_packet(analyzer *a, avtb_decoded *d, double ts)
         return r;
     if (flow == NULL) {
         anomaly(a, "flow table full: packets of further flows not analysed");
-        attempt(a, d->proto, d->family, d->dst, d->dport, d->wire_payload_len, ts);
+        attempt(a, d, d->dport, d->wire_payload_len, ts);
         return AVTB_OK;
     }
     fs = flow->user;
@@ -1139,7 +1150,7 @@ static avtb_err decoded_packet(analyzer *a, avtb_decoded *d, double ts)
     dir = from == flow->client ? 0 : 1;
     /* What the side that opened the flow sent is an attempt to reach the other. */
     if (dir == 0)
-        attempt(a, d->proto, d->family, d->dst, d->dport, d->wire_payload_len, ts);
+        attempt(a, d, d->dport, d->wire_payload_len, ts);
     if (a->pending_sni != NULL && fs->sni == NULL)
         fs->sni = a->pending_sni;
     a->pending_sni = NULL;

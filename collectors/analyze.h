@@ -67,7 +67,9 @@ typedef enum {
  * One destination the guest tried to reach, from the wire capture: every
  * packet sent by the side that opened a TCP or UDP flow (the client), and
  * every ICMP/ICMPv6 or other IP packet except ICMP answers (echo replies,
- * errors), counted by protocol, destination address and port (ICMP: type).
+ * errors) and router messages, counted by protocol, destination address and
+ * port (ICMP: type). Packets from the sink's own address are the host's and
+ * never count.
  */
 typedef struct avtb_attempt {
     avtb_attempt_proto proto;

@@ -917,6 +917,18 @@ static void wire_attempts(void)
     icmp6_echo(g, T0 + 6.1, "2001:db8::1", "fd00:5::10", 129);
     /* GRE: neither TCP, UDP nor ICMP. */
     ip4(g, T0 + 7, GUEST, "192.0.2.1", 47, gre, sizeof(gre));
+    /* The host's own packets (a DHCP offer starts a flow of its own) and a neighbour
+     * advertisement: none is the guest's attempt. */
+    u = (pg_pkt){.src = SINK,
+                 .dst = GUEST,
+                 .sport = 67,
+                 .dport = 68,
+                 .proto = 17,
+                 .payload = q,
+                 .len = 12,
+                 .ts = T0 + 8};
+    ck_assert_int_eq(pcapgen_packet(g, &u), 0);
+    icmp6_echo(g, T0 + 8.1, "fe80::1", "fd00:5::10", 136);
     wire_close(g);
 }
 
