@@ -1579,9 +1579,80 @@ static bool archive_detect(const decoder *d, const frame *f, size_t *at)
     return *at != SIZE_MAX;
 }
 
+/* Where a member came from, to read it again with one password at a time. */
+typedef struct member_src {
+    const uint8_t *data;
+    size_t len;
+    size_t ordinal; /* among the archive's regular files, 0-based */
+} member_src;
+
+/* The current member's data into out, up to the step's cap; AVTB_ERR_NOMEM or AVTB_OK. */
+static avtb_err read_member_data(walker *w, struct archive *a, gbuf *out, bool *more, bool *failed,
+                                 la_ssize_t *k)
+{
+    *more = *failed = false;
+    *k = 0;
+    out->len = 0;
+    out->limit = step_cap(w);
+    for (;;) {
+        if (out->len >= out->limit) {
+            uint8_t probe;
+
+            *k = archive_read_data(a, &probe, 1);
+            *more = *k > 0;
+            *failed = *k < 0;
+            return AVTB_OK;
+        }
+        if (!gbuf_room(out, 64 * 1024))
+            return AVTB_ERR_NOMEM;
+        *k = archive_read_data(a, out->p + out->len, out->cap - out->len);
+        if (*k == 0)
+            return AVTB_OK;
+        if (*k < 0) {
+            *failed = true;
+            return AVTB_OK;
+        }
+        out->len += (size_t)*k;
+    }
+}
+
+/*
+ * The member read again with password pw alone. ZipCrypto checks a password
+ * against one byte of a random header, so given several, libarchive takes
+ * the first that passes the check, which is a wrong one 1 time in 256 per
+ * password tried before the right one: the member then fails. True when pw
+ * reads the member whole.
+ */
+static bool read_member_with(walker *w, const member_src *src, const char *pw, gbuf *out,
+                             bool *more)
+{
+    struct archive *a = archive_read_new();
+    struct archive_entry *e;
+    size_t regular = 0;
+    bool ok = false, failed = false;
+    la_ssize_t k;
+
+    if (a == NULL || archive_read_support_format_all(a) != ARCHIVE_OK ||
+        archive_read_add_passphrase(a, pw) != ARCHIVE_OK ||
+        archive_read_open_memory(a, src->data, src->len) != ARCHIVE_OK)
+        goto out;
+    while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+        if (archive_entry_filetype(e) != AE_IFREG)
+            continue;
+        if (regular++ < src->ordinal)
+            continue;
+        ok = read_member_data(w, a, out, more, &failed, &k) == AVTB_OK && !failed;
+        break;
+    }
+out:
+    archive_read_free(a);
+    return ok;
+}
+
 /* Reads the current member into out and reports it; *stop when the archive is done for. */
 static avtb_err archive_member(walker *w, frame *f, struct archive *a, struct archive_entry *e,
-                               const char *kind, bool named, size_t npw, gbuf *out, bool *stop)
+                               const char *kind, bool named, size_t npw, const member_src *src,
+                               gbuf *out, bool *stop)
 {
     const char *name = NULL;
     char nb[NAME_LEN], eb[NAME_LEN];
@@ -1595,27 +1666,19 @@ static avtb_err archive_member(walker *w, frame *f, struct archive *a, struct ar
         if (name == NULL)
             name = "(unnamed)";
     }
-    out->len = 0;
-    out->limit = step_cap(w);
-    for (;;) {
-        if (out->len >= out->limit) {
-            uint8_t probe;
+    if (read_member_data(w, a, out, &more, &failed, &k) != AVTB_OK)
+        return AVTB_ERR_NOMEM;
+    /* An encrypted member that failed: maybe an earlier password passed the
+     * check by chance; try each one on its own (rare, so the cost is fine). */
+    if (failed && archive_entry_is_encrypted(e) && npw > 1 && src != NULL) {
+        for (size_t i = 0; i < npw && failed; i++) {
+            const char *pw = i < NBUILTIN ? builtin_passwords[i] : w->l.passwords[i - NBUILTIN];
 
-            k = archive_read_data(a, &probe, 1);
-            more = k > 0;
-            failed = k < 0;
-            break;
+            if (pw != NULL && read_member_with(w, src, pw, out, &more)) {
+                failed = false;
+                k = 0;
+            }
         }
-        if (!gbuf_room(out, 64 * 1024))
-            return AVTB_ERR_NOMEM;
-        k = archive_read_data(a, out->p + out->len, out->cap - out->len);
-        if (k == 0)
-            break;
-        if (k < 0) {
-            failed = true;
-            break;
-        }
-        out->len += (size_t)k;
     }
     book(w, f, kind, out->len, more, "decompression bomb");
     if (failed) {
@@ -1743,8 +1806,13 @@ static avtb_err archive_read(walker *w, frame *f, size_t *at, const char *filter
         }
         if (archive_entry_filetype(e) != AE_IFREG)
             continue;
-        members++;
-        r = archive_member(w, f, a, e, kind, filter == NULL, npw, &out, &stop);
+        {
+            member_src src = {f->v.data + off, end - off, members};
+
+            members++;
+            r = archive_member(w, f, a, e, kind, filter == NULL, npw, filter == NULL ? &src : NULL,
+                               &out, &stop);
+        }
         if (r != AVTB_OK)
             goto out;
     }
