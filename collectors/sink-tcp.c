@@ -323,9 +323,8 @@ static void on_client_event(struct bufferevent *bev, short what, void *arg)
 
         avtb_mitm_describe(c->ssl, 1, &c->hs);
         c->state = C_PLAIN_SNIFF;
-        snprintf(comment, sizeof(comment), "avtb tls sni=%s version=%s cipher=%s alpn=%s",
-                 c->hs.sni[0] ? c->hs.sni : "-", c->hs.version, c->hs.cipher,
-                 c->hs.alpn[0] ? c->hs.alpn : "-");
+        avtb_transcript_comment(comment, sizeof(comment), c->hs.sni, c->hs.version, c->hs.cipher,
+                                c->hs.alpn);
         if (c->s->tr != NULL &&
             avtb_transcript_flow_open(c->s->tr, (struct sockaddr *)&c->client_sa,
                                       (struct sockaddr *)&c->odst_sa, comment, &c->tf,
