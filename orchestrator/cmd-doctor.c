@@ -17,6 +17,7 @@
 #include "orchestrator/accel.h"
 #include "orchestrator/cli.h"
 #include "orchestrator/image.h"
+#include "orchestrator/netfilter.h"
 #include "orchestrator/virt.h"
 
 #define MIN_FREE_GIB 4
@@ -59,6 +60,38 @@ static void check_libvirt(const char *uri)
         report(CHECK_FAIL, "QEMU via libvirt", "libvirt offers no x86_64 QEMU guests",
                "apt-get install qemu-system-x86, then restart libvirtd");
     avtb_virt_close(v);
+}
+
+/* The sandbox network: nftables redirection, br_netfilter, dnsmasq for DHCP. */
+static void check_network(void)
+{
+    avtb_error err = {0};
+
+    if (avtb_nft_usable(&err) == AVTB_OK)
+        report(CHECK_OK, "nftables", "usable (each run installs its own table)", NULL);
+    else
+        report(CHECK_FAIL, "nftables", err.msg,
+               "run as root with the nf_tables module; apt-get install nftables");
+    switch (avtb_nft_bridge_netfilter()) {
+    case AVTB_BRNF_OFF:
+        report(CHECK_OK, "bridge netfilter", "off: the capture sees original destinations", NULL);
+        break;
+    case AVTB_BRNF_AVTB_TURNS_OFF:
+        report(CHECK_OK, "bridge netfilter",
+               "on in this network namespace; each run turns it off here", NULL);
+        break;
+    case AVTB_BRNF_REFUSED:
+        report(CHECK_FAIL, "bridge netfilter",
+               "net.bridge.bridge-nf-call-iptables is on in the host's network namespace: the "
+               "redirection would hide the guest's real destinations from the capture",
+               "run avtb in its own namespace: orchestrator/scripts/avtb-sandbox run -- avtb ...");
+        break;
+    }
+    if (access("/usr/sbin/dnsmasq", X_OK) == 0)
+        report(CHECK_OK, "dnsmasq", "/usr/sbin/dnsmasq (the run's DHCP)", NULL);
+    else
+        report(CHECK_FAIL, "dnsmasq", "/usr/sbin/dnsmasq is missing",
+               "apt-get install dnsmasq-base");
 }
 
 static void check_qemu(void)
@@ -179,6 +212,7 @@ static int doctor_main(int argc, char **argv)
     failures = 0;
     check_libvirt(uri);
     check_qemu();
+    check_network();
     check_kvm();
     if (!quick)
         check_guestfs();

@@ -123,12 +123,19 @@ static const char *const brnf_sysctls[] = {
     "/proc/sys/net/bridge/bridge-nf-call-arptables",
 };
 
+/* The inode of the initial network namespace on kernels that fix it (PROC_NET_INIT_INO). */
+#define NET_INIT_INO 0xEFFFFFF9u
+
 static bool in_initial_netns(void)
 {
     struct stat self, init;
 
-    return stat("/proc/self/ns/net", &self) == 0 && stat("/proc/1/ns/net", &init) == 0 &&
-           self.st_ino == init.st_ino && self.st_dev == init.st_dev;
+    if (stat("/proc/self/ns/net", &self) != 0)
+        return true; /* cannot tell: assume the host's, the careful answer */
+    if (stat("/proc/1/ns/net", &init) == 0)
+        return self.st_ino == init.st_ino && self.st_dev == init.st_dev;
+    /* PID 1's namespace is hidden (a container that restricts /proc). */
+    return self.st_ino == NET_INIT_INO;
 }
 
 static avtb_err bridge_netfilter_off(avtb_error *err)
@@ -161,6 +168,35 @@ static avtb_err bridge_netfilter_off(avtb_error *err)
         close(fd);
     }
     return AVTB_OK;
+}
+
+avtb_nft_brnf avtb_nft_bridge_netfilter(void)
+{
+    for (size_t i = 0; i < sizeof(brnf_sysctls) / sizeof(brnf_sysctls[0]); i++) {
+        char v = '0';
+        int fd = open(brnf_sysctls[i], O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+            continue;
+        if (read(fd, &v, 1) != 1)
+            v = '0';
+        close(fd);
+        if (v != '0')
+            return in_initial_netns() ? AVTB_BRNF_REFUSED : AVTB_BRNF_AVTB_TURNS_OFF;
+    }
+    return AVTB_BRNF_OFF;
+}
+
+avtb_err avtb_nft_usable(avtb_error *err)
+{
+    struct nft_ctx *ctx = nft_open();
+    avtb_err r;
+
+    if (ctx == NULL)
+        return avtb_error_set(err, AVTB_ERR_NOMEM, "nftables: cannot create a context");
+    r = nft_run(ctx, "list tables", "list the tables", err);
+    nft_ctx_free(ctx);
+    return r;
 }
 
 avtb_err avtb_nft_install(const avtb_nft_spec *s, avtb_error *err)

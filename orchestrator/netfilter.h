@@ -32,6 +32,17 @@ avtb_err avtb_nft_install(const avtb_nft_spec *s, avtb_error *err) AVTB_WUR;
  */
 avtb_err avtb_nft_remove(const char *tag, const char *path, avtb_error *err) AVTB_WUR;
 
+/* Whether nftables answers here (root, nf_tables), for `avtb doctor`. */
+avtb_err avtb_nft_usable(avtb_error *err) AVTB_WUR;
+
+/* br_netfilter in this network namespace, for `avtb doctor` (see netfilter.c). */
+typedef enum {
+    AVTB_BRNF_OFF,            /* not loaded, or its bridge-nf-call-* are 0 */
+    AVTB_BRNF_AVTB_TURNS_OFF, /* on, in a namespace of avtb's own: runs turn it off */
+    AVTB_BRNF_REFUSED,        /* on, in the host's namespace: runs refuse to start */
+} avtb_nft_brnf;
+avtb_nft_brnf avtb_nft_bridge_netfilter(void);
+
 /* The rule set avtb_nft_install loads (for tests and `avtb doctor`); the caller frees it. */
 char *avtb_nft_ruleset(const avtb_nft_spec *s);
 
