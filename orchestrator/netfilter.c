@@ -44,7 +44,10 @@ char *avtb_nft_ruleset(const avtb_nft_spec *s)
     if (!tag_ok(s->tag) || !ifname_ok(s->bridge) || !ipv4_ok(s->sink_ip))
         return NULL;
     /*
-     * raw: IPv6 from the guest is dropped before anything else sees it.
+     * ingress: IPv6 from the guest is dropped as the bridge receives it,
+     *      after the capture has seen it (packet taps come first) and before
+     *      the IPv6 stack, which on a bridge libvirt made without IPv6 would
+     *      drop it uncounted.
      * nat: DHCP is left alone (dnsmasq answers it); DNS to any resolver goes
      *      to the sink's DNS; every other TCP/UDP port to the sink's
      *      catch-all, which reads the original destination back from
@@ -54,9 +57,9 @@ char *avtb_nft_ruleset(const avtb_nft_spec *s)
      */
     if (asprintf(&out,
                  "table inet avtb_%s {\n"
-                 "  chain raw_pre {\n"
-                 "    type filter hook prerouting priority raw; policy accept;\n"
-                 "    iifname \"%s\" meta nfproto ipv6 counter drop comment \"guest IPv6\"\n"
+                 "  chain ingress_ {\n"
+                 "    type filter hook ingress device \"%s\" priority -500; policy accept;\n"
+                 "    meta protocol ip6 counter drop comment \"guest IPv6\"\n"
                  "  }\n"
                  "  chain nat_pre {\n"
                  "    type nat hook prerouting priority dstnat; policy accept;\n"
