@@ -22,6 +22,9 @@ typedef struct avtb_honeydoc {
     uint8_t *content;       /* owned, rendered bytes */
     size_t len;
     unsigned uid, gid, mode;
+    /* Times to give the planted file, seconds since the epoch (backdated,
+     * varied); 0: leave the planting time. */
+    int64_t mtime, atime;
     char md5[33], sha1[41], sha256[65];
 } avtb_honeydoc;
 
