@@ -227,7 +227,9 @@ static int add_token_forms(builder *b, const char *token, size_t i)
 
     if (buf == NULL)
         return -1;
-    if (add(b, t, n, LIT_FLAGS, AVTB_HIT_CONTENT, i, NULL) < 0)
+    /* Any case: a token in a host name (a honey document's beacon) comes back lower-cased
+     * by the renderer that resolved it, or in DNS 0x20 mixed case. */
+    if (add(b, t, n, LIT_FLAGS_NOCASE, AVTB_HIT_CONTENT, i, NULL) < 0)
         goto out;
     for (size_t k = 0; k < 3; k++) {
         size_t w = stable_chars(t, n, k, 6, b64_std, buf, pre, post);

@@ -4,8 +4,9 @@
  * form of every token, and every honey document's hashes and file name, in
  * one Hyperscan database, searched in one pass over a buffer.
  *
- * The encoded forms are literals derived from the token, so the common cases
- * need no decoding at all: base64 and base64url at each of the three
+ * The token itself matches in any case (a host name carrying it is
+ * lower-cased on its way to DNS). The encoded forms are literals derived
+ * from the token, so the common cases need no decoding at all: base64 and base64url at each of the three
  * alignments a token can have inside an encoded body (the characters that
  * depend only on the token's bytes), base32 at each of its five alignments
  * (case-insensitive), hex (case-insensitive), UTF-16LE and UTF-16BE.

@@ -1618,6 +1618,34 @@ START_TEST(e2e_dns_base32_labels)
 }
 END_TEST
 
+/* A honey document's beacon: its token, lower-cased, is the first label of a host name. */
+START_TEST(e2e_dns_beacon_host_lower_case)
+{
+    pcapgen *g = gen(DLT_EN10MB, false);
+    char name[128];
+    bytes q = {0};
+    avtb_analysis a;
+
+    snprintf(name, sizeof(name), "%s.cdn.intranet-assets.example", TOK0);
+    for (char *c = name; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    dns_question(&q, 0x5151, 0x0100, 0, name, 1);
+    udp_bytes(g, "10.0.0.2", 53003, "10.0.0.1", 53, &q, 10.0);
+    ck_assert_int_eq(pcapgen_close(g), 0);
+
+    run_tokens(&a);
+    ck_assert_msg(a.findings.count >= 1, "the lower-cased token in %s was not found", name);
+    ck_assert_str_eq(a.findings.items[0].token, TOK0);
+    ck_assert_int_eq(a.findings.items[0].kind, AVTB_FINDING_CONTENT);
+    ck_assert_str_eq(a.findings.items[0].protocol, "dns");
+    ck_assert_str_eq(a.findings.items[0].dst.host, name);
+    expect_count(&a, 1);
+    avtb_analysis_clear(&a);
+    bytes_free(&q);
+}
+END_TEST
+
 START_TEST(e2e_dns_txt_answer)
 {
     pcapgen *g = gen(DLT_EN10MB, false);
@@ -2171,6 +2199,7 @@ static Suite *analyze_suite(void)
     tcase_add_test(tc, e2e_same_token_in_two_requests);
     tcase_add_test(tc, e2e_chunk_boundary_cuts_token);
     tcase_add_test(tc, e2e_dns_base32_labels);
+    tcase_add_test(tc, e2e_dns_beacon_host_lower_case);
     tcase_add_test(tc, e2e_dns_txt_answer);
     tcase_add_test(tc, e2e_tls_sni_and_encrypted_bytes);
     tcase_add_test(tc, e2e_tls_token_in_sni);

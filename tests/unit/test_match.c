@@ -112,6 +112,23 @@ START_TEST(plain_and_decoy)
 }
 END_TEST
 
+/* A honey document's beacon host carries its token lower-cased (and DNS may mix the case). */
+START_TEST(plain_token_in_any_case)
+{
+    avtb_patterns *p = tokens_only();
+    const char *text = "GET https://avtbrh4syx4qejmmqxdm4s.cdn.intranet-assets.example/logo.png "
+                       "aVtBkSvFaTvPgMzCoEvZ4Q.example avtbrh4syx4qejmmqxdm4t.example";
+    hits x = scan(p, text, strlen(text));
+
+    ck_assert(has(&x, 0, NULL));
+    ck_assert_uint_eq(x.h[0].start, 12);
+    ck_assert(has(&x, 1, NULL));
+    /* The lower-cased decoy one character off is still no token. */
+    ck_assert_uint_eq(x.n, 2);
+    avtb_patterns_free(p);
+}
+END_TEST
+
 /* The token inside a base64 body at each of the three alignments, std and url. */
 START_TEST(base64_any_alignment)
 {
@@ -262,6 +279,7 @@ static Suite *match_suite(void)
     TCase *meta = tcase_create("metadata");
 
     tcase_add_test(forms, plain_and_decoy);
+    tcase_add_test(forms, plain_token_in_any_case);
     tcase_add_test(forms, base64_any_alignment);
     tcase_add_test(forms, base32_any_alignment_any_case);
     tcase_add_test(forms, hex_and_utf16);
