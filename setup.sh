@@ -27,6 +27,9 @@ packages=(
   busybox-static e2fsprogs cpio gzip kmod xz-utils
   # the sandbox and the end-to-end tests
   iproute2 util-linux procps python3 curl openssl tshark
+  # the honey document format tests: the software that opens each format
+  unzip libxml2-utils poppler-utils p7zip-full clamav libreoffice-writer-nogui
+  libreoffice-calc-nogui
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }
