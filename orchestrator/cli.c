@@ -76,8 +76,10 @@ int avtb_cli_main(int argc, char **argv)
     };
     int c;
 
-    /* '+': stop at the subcommand; its options are its own. */
-    optind = 1;
+    /* '+': stop at the subcommand; its options are its own. optind 0, not 1: glibc reads
+     * the '+' only when it reinitialises, and a subcommand's earlier parse in this process
+     * (tests call this again) would leave it permuting past the subcommand. */
+    optind = 0;
     while ((c = getopt_long(argc, argv, "+hVvq", opts, NULL)) != -1) {
         switch (c) {
         case 'h':
