@@ -244,6 +244,31 @@ avtb_err avtb_canaries_add(avtb_canaries *c, const char *token, const char *doc_
     return doc_add_token(c, d, idx, err);
 }
 
+/*
+ * A token inside an archive member: the member is a document of its own
+ * ("ARCHIVE/MEMBER"), so a lookup of the member's hash or its file name is
+ * a metadata finding too. The archive was added first and stays the
+ * token's document.
+ */
+static avtb_err add_member(avtb_canaries *c, const char *path, size_t i, const char *token,
+                           const char *doc, json_t *member, avtb_error *err)
+{
+    const char *name = NULL, *md5 = NULL, *sha1 = NULL, *sha256 = NULL;
+    json_error_t jerr;
+    char *mpath;
+    avtb_err r;
+
+    if (json_unpack_ex(member, &jerr, 0, "{s:s, s?s, s?s, s?s}", "name", &name, "md5", &md5, "sha1",
+                       &sha1, "sha256", &sha256) < 0)
+        return avtb_error_set(err, AVTB_ERR_INPUT, "%s: tokens[%zu].member: %s", path, i,
+                              jerr.text);
+    if (asprintf(&mpath, "%s/%s", doc, name) < 0)
+        return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
+    r = avtb_canaries_add(c, token, mpath, md5, sha1, sha256, err);
+    free(mpath);
+    return r;
+}
+
 avtb_err avtb_canaries_load_registry(avtb_canaries *c, const char *path, avtb_error *err)
 {
     json_error_t jerr;
@@ -262,12 +287,16 @@ avtb_err avtb_canaries_load_registry(avtb_canaries *c, const char *path, avtb_er
                        path);
         goto out;
     }
+    /* Several tokens of one document are several entries: avtb_canaries_add keeps one
+     * document per path, so its hashes and name are searched once. */
     json_array_foreach(list, i, e)
     {
         const char *token = NULL, *doc = NULL, *md5 = NULL, *sha1 = NULL, *sha256 = NULL;
+        json_t *member = NULL;
 
-        if (json_unpack_ex(e, &jerr, 0, "{s:s, s?s, s?s, s?s, s?s}", "token", &token, "document",
-                           &doc, "md5", &md5, "sha1", &sha1, "sha256", &sha256) < 0) {
+        if (json_unpack_ex(e, &jerr, 0, "{s:s, s?s, s?s, s?s, s?s, s?o}", "token", &token,
+                           "document", &doc, "md5", &md5, "sha1", &sha1, "sha256", &sha256,
+                           "member", &member) < 0) {
             avtb_error_set(err, r, "%s: tokens[%zu]: %s", path, i, jerr.text);
             goto out;
         }
@@ -277,6 +306,8 @@ avtb_err avtb_canaries_load_registry(avtb_canaries *c, const char *path, avtb_er
             goto out;
         }
         r = avtb_canaries_add(c, token, doc, md5, sha1, sha256, err);
+        if (r == AVTB_OK && member != NULL && doc != NULL)
+            r = add_member(c, path, i, token, doc, member, err);
         if (r != AVTB_OK)
             goto out;
         r = AVTB_ERR_INPUT;

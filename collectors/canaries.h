@@ -36,7 +36,11 @@ avtb_err avtb_canaries_load_tokens(avtb_canaries *c, const char *path, avtb_erro
  */
 avtb_err avtb_canaries_load_honey_dir(avtb_canaries *c, const char *dir, avtb_error *err) AVTB_WUR;
 
-/* Adds the tokens and documents of a run's token registry (tokens.json). */
+/*
+ * Adds the tokens and documents of a run's token registry (tokens.json): one
+ * entry per token, several per document; a token inside an archive member
+ * also adds the member ("ARCHIVE/MEMBER", with the member's hashes).
+ */
 avtb_err avtb_canaries_load_registry(avtb_canaries *c, const char *path, avtb_error *err) AVTB_WUR;
 
 /* Adds one token carried by one document (path, hashes as lowercase hex or NULL). */
