@@ -20,8 +20,10 @@ static int validate_main(int argc, char **argv)
     for (int i = 0; i < argc - 1; i++) {
         const avtb_scenario *s = list[i];
 
-        printf("%s: ok (scenario %s, product %s, %zu documents, %zu triggers, dwell %llus)\n",
-               argv[i + 1], s->name, s->product->name, s->ndocs, s->ntriggers,
+        printf("%s: ok (scenario %s, product %s, %zu documents (%zu generated), %zu triggers, "
+               "dwell %llus)\n",
+               argv[i + 1], s->name, s->product->name, avtb_scenario_ndocs_total(s),
+               avtb_scenario_ndocs_total(s) - s->ndocs, s->ntriggers,
                (unsigned long long)(s->dwell_ms / 1000));
         avtb_scenario_free(list[i]);
     }

@@ -41,6 +41,17 @@ void avtb_scenario_free(avtb_scenario *s)
         free(s->docs[i].path);
         free(s->docs[i].content);
     }
+    for (size_t i = 0; i < s->ngens; i++) {
+        avtb_docgen *g = &s->gens[i];
+
+        free(g->formats);
+        for (size_t j = 0; j < g->nmarkings; j++)
+            free(g->markings[j]);
+        free(g->markings);
+        free(g->user);
+        free(g->home);
+    }
+    free(s->gens);
     for (size_t i = 0; i < s->ntriggers; i++)
         free(s->triggers[i].path);
     for (size_t i = 0; i < s->nresponses; i++) {
@@ -65,11 +76,79 @@ void avtb_scenario_free(avtb_scenario *s)
     free(s);
 }
 
+size_t avtb_scenario_ndocs_total(const avtb_scenario *s)
+{
+    size_t n = s->ndocs;
+
+    for (size_t i = 0; i < s->ngens; i++)
+        n += s->gens[i].count;
+    return n;
+}
+
+avtb_err avtb_scenario_honey(const avtb_scenario *s, const avtb_honeygen_conf *conf,
+                             avtb_honeydoc ***docs, size_t *ndocs, avtb_error *err)
+{
+    size_t total = avtb_scenario_ndocs_total(s), n = 0;
+    avtb_honeydoc **list = calloc(total + 1, sizeof(*list));
+    avtb_honeygen *g = NULL;
+    avtb_err r = AVTB_ERR_NOMEM;
+
+    *docs = NULL;
+    *ndocs = 0;
+    if (list == NULL) {
+        avtb_error_set(err, r, "out of memory");
+        goto out;
+    }
+    r = avtb_honeygen_new(conf, &g, err);
+    for (size_t i = 0; r == AVTB_OK && i < s->ndocs; i++) {
+        const avtb_docspec *d = &s->docs[i];
+
+        r = avtb_honeydoc_render(d->content, d->path, d->uid, d->gid, d->mode, &list[n], err);
+        if (r == AVTB_OK)
+            r = avtb_honeygen_reserve(g, list[n++]->guest_path, err);
+    }
+    for (size_t i = 0; r == AVTB_OK && i < s->ngens; i++) {
+        const avtb_docgen *gen = &s->gens[i];
+
+        for (size_t k = 0; r == AVTB_OK && k < gen->count; k++) {
+            avtb_honeygen_req req = {
+                .format = gen->formats[k % gen->nformats],
+                .marking = gen->nmarkings ? gen->markings[k % gen->nmarkings] : NULL,
+                .os = gen->os,
+                .user = gen->user,
+                .home = gen->home,
+                .uid = gen->uid,
+                .gid = gen->gid,
+            };
+
+            r = avtb_honeygen_next(g, &req, &list[n], err);
+            if (r == AVTB_OK)
+                n++;
+        }
+    }
+    if (r != AVTB_OK)
+        goto out;
+    *docs = list;
+    *ndocs = n;
+    list = NULL; /* transferred */
+out:
+    for (size_t i = 0; list != NULL && i < n; i++)
+        avtb_honeydoc_free(list[i]);
+    free(list);
+    avtb_honeygen_free(g);
+    return r;
+}
+
 /* Parse context: the scenario being filled plus cross-check material. */
 typedef struct {
     avtb_scenario *s;
     avtb_diags *diags;
-    avtb_docspec *doc;         /* entry being parsed */
+    avtb_docspec *doc;        /* entry being parsed */
+    avtb_docgen *gen;         /* honey.generate entry being parsed */
+    yaml_node_t **gen_nodes;  /* each generate entry, for errors about it */
+    yaml_node_t **user_nodes; /* its user: (or NULL) */
+    bool *gen_owner;          /* its owner: was given */
+    yaml_node_t *generate_node;
     avtb_trigger *trigger;     /* entry being parsed */
     avtb_response *response;   /* entry being parsed */
     yaml_node_t *body_node;    /* body: or body_file: of that entry, for errors */
@@ -201,23 +280,26 @@ static int s_boot_timeout(avtb_yaml *y, yaml_node_t *v, void *o)
 }
 
 /* owner: "UID:GID" with numbers, as the guest's own names are unknown here. */
-static int d_owner(avtb_yaml *y, yaml_node_t *v, void *o)
+static int parse_owner(avtb_yaml *y, yaml_node_t *v, unsigned *uid, unsigned *gid)
 {
-    scen_ctx *c = o;
     const char *s = avtb_yaml_scalar(y, v, "owner");
-    unsigned uid, gid;
     int n = 0;
 
     if (s == NULL)
         return -1;
-    if (sscanf(s, "%u:%u%n", &uid, &gid, &n) != 2 || s[n] != '\0' ||
-        !isdigit((unsigned char)s[0]) || uid > 65535 || gid > 65535) {
+    if (sscanf(s, "%u:%u%n", uid, gid, &n) != 2 || s[n] != '\0' || !isdigit((unsigned char)s[0]) ||
+        *uid > 65535 || *gid > 65535) {
         avtb_yaml_diag(y, v, "owner '%s' must be numeric UID:GID such as \"1000:1000\"", s);
         return -1;
     }
-    c->doc->uid = uid;
-    c->doc->gid = gid;
     return 0;
+}
+
+static int d_owner(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+
+    return parse_owner(y, v, &c->doc->uid, &c->doc->gid);
 }
 
 static int d_mode(avtb_yaml *y, yaml_node_t *v, void *o)
@@ -311,14 +393,222 @@ static int h_documents(avtb_yaml *y, yaml_node_t *v, void *o)
     return r;
 }
 
+static int h_seed(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+
+    if (avtb_yaml_uint(y, v, "honey.seed", 0, AVTB_HONEYGEN_SEED_MAX, &c->s->seed) < 0)
+        return -1;
+    c->s->has_seed = true;
+    return 0;
+}
+
+static int g_count(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    uint64_t n;
+
+    if (avtb_yaml_uint(y, v, "count", 1, MAX_DOCS, &n) < 0)
+        return -1;
+    c->gen->count = (size_t)n;
+    return 0;
+}
+
+static int g_formats(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    long n = avtb_yaml_seq_len(y, v, "formats");
+    int r = 0;
+
+    if (n < 0)
+        return -1;
+    if (n == 0 || n > 64) {
+        avtb_yaml_diag(y, v, "formats must list between 1 and 64 formats, e.g. [docx, pdf]");
+        return -1;
+    }
+    free(c->gen->formats);
+    c->gen->formats = calloc((size_t)n, sizeof(*c->gen->formats));
+    if (c->gen->formats == NULL)
+        return -1;
+    for (long i = 0; i < n; i++) {
+        yaml_node_t *item = avtb_yaml_seq_at(y, v, (size_t)i);
+        const char *f = avtb_yaml_scalar(y, item, "format");
+
+        if (f == NULL) {
+            r = -1;
+        } else if (!avtb_doc_format_parse(f, &c->gen->formats[c->gen->nformats])) {
+            avtb_yaml_diag(y, item,
+                           "unknown format '%s'; supported: txt, csv, eml, docx, xlsx, pdf, "
+                           "zip, 7z",
+                           f);
+            r = -1;
+        } else {
+            c->gen->nformats++;
+        }
+    }
+    return r;
+}
+
+static int g_markings(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    long n = avtb_yaml_seq_len(y, v, "markings");
+    int r = 0;
+
+    if (n < 0)
+        return -1;
+    if (n == 0 || n > 64) {
+        avtb_yaml_diag(y, v, "markings must list between 1 and 64 markings, e.g. [SECRET]");
+        return -1;
+    }
+    c->gen->markings = calloc((size_t)n, sizeof(*c->gen->markings));
+    if (c->gen->markings == NULL)
+        return -1;
+    for (long i = 0; i < n; i++) {
+        yaml_node_t *item = avtb_yaml_seq_at(y, v, (size_t)i);
+        const char *m = avtb_yaml_scalar(y, item, "marking");
+        const char *const *known = avtb_honeygen_markings(), *near = NULL;
+
+        if (m == NULL) {
+            r = -1;
+            continue;
+        }
+        if (avtb_honeygen_marking_known(m)) {
+            if ((c->gen->markings[c->gen->nmarkings++] = strdup(m)) == NULL)
+                r = -1;
+            continue;
+        }
+        for (size_t k = 0; known[k] != NULL && strlen(m) < 64; k++)
+            if (avtb_edit_distance(m, known[k]) <= 2)
+                near = known[k];
+        if (near != NULL)
+            avtb_yaml_diag(y, item, "unknown marking '%s'; did you mean '%s'?", m, near);
+        else
+            avtb_yaml_diag(y, item,
+                           "unknown marking '%s'; supported: OFFICIAL, OFFICIAL-SENSITIVE "
+                           "(also COMMERCIAL, PERSONAL), SECRET, TOP SECRET (also UK EYES "
+                           "ONLY), CUI, CONFIDENTIAL, CONFIDENTIAL//NOFORN, SECRET//NOFORN, "
+                           "SECRET//REL TO USA, FVEY, TOP SECRET//NOFORN, TOP SECRET//SI//NOFORN",
+                           m);
+        r = -1;
+    }
+    return r;
+}
+
+static int g_os(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    const char *s = avtb_yaml_scalar(y, v, "os");
+
+    if (s == NULL)
+        return -1;
+    if (!avtb_honey_os_parse(s, &c->gen->os)) {
+        avtb_yaml_diag(y, v, "os '%s' must be linux or windows (the guest's folder layout)", s);
+        return -1;
+    }
+    return 0;
+}
+
+static int g_user(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    const char *u;
+    size_t n;
+
+    c->user_nodes[c->s->ngens - 1] = v;
+    if (avtb_yaml_string(y, v, "user", &c->gen->user) < 0)
+        return -1;
+    u = c->gen->user;
+    n = strlen(u);
+    if (n == 0 || n > 32 || u[0] == '.' || u[0] == '-' ||
+        strspn(u, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n) {
+        avtb_yaml_diag(y, v,
+                       "user '%s' must be a user name of 1-32 letters, digits, '_', '.' and "
+                       "'-' (it names the home folder)",
+                       u);
+        return -1;
+    }
+    return 0;
+}
+
+static int g_owner(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+
+    c->gen_owner[c->s->ngens - 1] = true;
+    return parse_owner(y, v, &c->gen->uid, &c->gen->gid);
+}
+
+static const avtb_yfield gen_fields[] = {
+    {"count", true, g_count}, {"formats", false, g_formats}, {"markings", false, g_markings},
+    {"os", false, g_os},      {"user", false, g_user},       {"owner", false, g_owner},
+    {NULL, false, NULL},
+};
+
+/* The formats of issue 5's list, cycled when an entry names none. */
+static const avtb_doc_format default_formats[] = {AVTB_FMT_DOCX, AVTB_FMT_PDF, AVTB_FMT_XLSX,
+                                                  AVTB_FMT_EML,  AVTB_FMT_CSV, AVTB_FMT_TXT};
+
+static int h_generate(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    long n = avtb_yaml_seq_len(y, v, "honey.generate");
+    int r = 0;
+
+    if (n < 0)
+        return -1;
+    c->generate_node = v;
+    if (n == 0 || n > 64) {
+        avtb_yaml_diag(y, v, "honey.generate must list between 1 and 64 entries");
+        return -1;
+    }
+    c->s->gens = calloc((size_t)n, sizeof(*c->s->gens));
+    c->gen_nodes = calloc((size_t)n, sizeof(*c->gen_nodes));
+    c->user_nodes = calloc((size_t)n, sizeof(*c->user_nodes));
+    c->gen_owner = calloc((size_t)n, sizeof(*c->gen_owner));
+    if (c->s->gens == NULL || c->gen_nodes == NULL || c->user_nodes == NULL || c->gen_owner == NULL)
+        return -1;
+    for (long i = 0; i < n; i++) {
+        yaml_node_t *item = avtb_yaml_seq_at(y, v, (size_t)i);
+
+        c->gen_nodes[c->s->ngens] = item;
+        c->gen = &c->s->gens[c->s->ngens++];
+        if (avtb_yaml_map(y, item, gen_fields, c) < 0) {
+            r = -1;
+            continue;
+        }
+        if (c->gen->nformats == 0) {
+            c->gen->formats = malloc(sizeof(default_formats));
+            if (c->gen->formats == NULL)
+                return -1;
+            memcpy(c->gen->formats, default_formats, sizeof(default_formats));
+            c->gen->nformats = sizeof(default_formats) / sizeof(default_formats[0]);
+        }
+    }
+    c->gen = NULL;
+    return r;
+}
+
 static const avtb_yfield honey_fields[] = {
-    {"documents", true, h_documents},
+    {"seed", false, h_seed},
+    {"generate", false, h_generate},
+    {"documents", false, h_documents},
     {NULL, false, NULL},
 };
 
 static int s_honey(avtb_yaml *y, yaml_node_t *v, void *o)
 {
-    return avtb_yaml_map(y, v, honey_fields, o);
+    scen_ctx *c = o;
+
+    if (avtb_yaml_map(y, v, honey_fields, o) < 0)
+        return -1;
+    if (c->s->ndocs == 0 && c->s->ngens == 0) {
+        avtb_yaml_diag(y, v,
+                       "honey needs documents (listed), generate (made from the seed), or "
+                       "both: without a document there is nothing to leak");
+        return -1;
+    }
+    return 0;
 }
 
 static int t_at(avtb_yaml *y, yaml_node_t *v, void *o)
@@ -652,10 +942,121 @@ static const avtb_yfield scenario_fields[] = {
     {NULL, false, NULL},
 };
 
+/*
+ * The image's users, from USERS="name:uid:gid:home ..." in its image.conf
+ * (the recipe build-image reads). NULL when the image lists none.
+ */
+static char *image_users(const char *guest)
+{
+    char *path = NULL, *users = NULL;
+    uint8_t *buf = NULL;
+    size_t len;
+    avtb_error err = {0};
+
+    if (asprintf(&path, "%s/guests/images/%s/image.conf", avtb_datadir(), guest) < 0)
+        return NULL;
+    if (avtb_read_file(path, 1u << 16, &buf, &len, &err) == AVTB_OK) {
+        for (char *line = (char *)buf, *next; line != NULL; line = next) {
+            next = strchr(line, '\n');
+            if (next != NULL)
+                *next++ = '\0';
+            if (strncmp(line, "USERS=", 6) == 0) {
+                char *v = line + 6;
+                size_t n = strlen(v);
+
+                if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
+                    v[n - 1] = '\0';
+                    v++;
+                }
+                users = strdup(v);
+            }
+        }
+    }
+    free(buf);
+    free(path);
+    return users;
+}
+
+/*
+ * A linux generate entry's owner and home folder come from the image's user
+ * of that name (the first user when none is named); owner: overrides the
+ * numbers, for users the image recipe does not list.
+ */
+static void resolve_gen_user(avtb_yaml *y, scen_ctx *c, size_t i, const char *users)
+{
+    avtb_docgen *g = &c->s->gens[i];
+    yaml_node_t *at = c->user_nodes[i] ? c->user_nodes[i] : c->gen_nodes[i];
+    char *list = users ? strdup(users) : NULL, *save = NULL;
+    bool found = false;
+
+    for (char *u = list ? strtok_r(list, " \t", &save) : NULL; u != NULL && !found;
+         u = strtok_r(NULL, " \t", &save)) {
+        char name[64], home[256];
+        unsigned uid, gid;
+
+        if (sscanf(u, "%63[^:]:%u:%u:%255s", name, &uid, &gid, home) != 4)
+            continue;
+        if (g->user != NULL && strcmp(g->user, name) != 0)
+            continue;
+        found = true;
+        if (g->user == NULL)
+            g->user = strdup(name);
+        g->home = strdup(home);
+        if (!c->gen_owner[i]) {
+            g->uid = uid;
+            g->gid = gid;
+        }
+    }
+    free(list);
+    if (found || c->gen_owner[i]) {
+        if (g->user == NULL)
+            g->user = strdup("analyst");
+        return;
+    }
+    if (g->user == NULL)
+        avtb_yaml_diag(y, at,
+                       "image '%s' lists no users to own the documents; give user: and "
+                       "owner: (numeric UID:GID)",
+                       c->s->guest);
+    else
+        avtb_yaml_diag(y, at,
+                       "user '%s' is not a user of image '%s' (its users: %s); add it to USERS "
+                       "in guests/images/%s/image.conf, or give owner: UID:GID",
+                       g->user, c->s->guest, users ? users : "none", c->s->guest);
+}
+
+static void check_generated(avtb_yaml *y, scen_ctx *c)
+{
+    avtb_scenario *s = c->s;
+    char *users = NULL;
+
+    if (s->ngens == 0)
+        return;
+    if (avtb_scenario_ndocs_total(s) > MAX_DOCS)
+        avtb_yaml_diag(y, c->generate_node,
+                       "honey plants %zu documents (listed and generated); at most %d",
+                       avtb_scenario_ndocs_total(s), MAX_DOCS);
+    if (s->guest != NULL)
+        users = image_users(s->guest);
+    for (size_t i = 0; i < s->ngens; i++) {
+        if (s->gens[i].os == AVTB_HONEY_OS_WINDOWS) {
+            /* NTFS keeps owners in ACLs: the user only names the folder. */
+            if (s->gens[i].user == NULL)
+                s->gens[i].user = strdup("analyst");
+            continue;
+        }
+        if (s->guest != NULL)
+            resolve_gen_user(y, c, i, users);
+    }
+    free(users);
+}
+
 /* Checks that need several keys at once: timeline fits the dwell, product can act. */
 static void cross_check(avtb_yaml *y, scen_ctx *c)
 {
     avtb_scenario *s = c->s;
+
+    check_generated(y, c);
 
     for (size_t i = 0; i < s->ntriggers; i++) {
         const avtb_trigger *t = &s->triggers[i];
@@ -717,6 +1118,9 @@ avtb_err avtb_scenario_parse(const char *path, const uint8_t *buf, size_t len, a
     c.s = NULL; /* transferred */
     r = AVTB_OK;
 out:
+    free(c.gen_nodes);
+    free(c.user_nodes);
+    free(c.gen_owner);
     free(c.trigger_nodes);
     avtb_yaml_free(y);
     avtb_scenario_free(c.s);

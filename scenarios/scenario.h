@@ -8,11 +8,14 @@
 #ifndef AVTB_SCENARIO_H
 #define AVTB_SCENARIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "common/diag.h"
 #include "common/error.h"
+#include "guests/docfmt.h"
+#include "guests/honeygen.h"
 #include "guests/product.h"
 
 #define AVTB_SCENARIO_VERSION 1
@@ -31,6 +34,19 @@ typedef struct avtb_docspec {
     char *content; /* template with {{token}} */
     unsigned uid, gid, mode;
 } avtb_docspec;
+
+/* One entry of honey.generate: count documents made by the generator (honeygen.h). */
+typedef struct avtb_docgen {
+    size_t count;
+    avtb_doc_format *formats; /* cycled over the count */
+    size_t nformats;
+    char **markings; /* cycled; none: the seed picks each document's marking */
+    size_t nmarkings;
+    avtb_honey_os os;
+    char *user; /* owner of the home folder the documents go in */
+    char *home; /* that folder (linux: from the image's users), or NULL for the default */
+    unsigned uid, gid;
+} avtb_docgen;
 
 typedef enum { AVTB_EXPECT_NO_EXFILTRATION } avtb_expect;
 
@@ -53,6 +69,10 @@ typedef struct avtb_scenario {
     avtb_product *product;
     avtb_docspec *docs;
     size_t ndocs;
+    avtb_docgen *gens; /* honey.generate */
+    size_t ngens;
+    bool has_seed; /* honey.seed given; else each run derives one from its run id */
+    uint64_t seed;
     uint64_t dwell_ms; /* time from guest ready to stop */
     uint64_t boot_timeout_ms;
     avtb_trigger *triggers; /* sorted by at_ms */
@@ -72,6 +92,20 @@ avtb_err avtb_scenario_load(const char *path, avtb_diags *diags, avtb_scenario *
 avtb_err avtb_scenario_parse(const char *path, const uint8_t *buf, size_t len, avtb_diags *diags,
                              avtb_scenario **out) AVTB_WUR;
 void avtb_scenario_free(avtb_scenario *s);
+
+/* Documents the scenario plants per run: the listed ones plus every generated one. */
+size_t avtb_scenario_ndocs_total(const avtb_scenario *s);
+
+/*
+ * The honey documents of one run: the listed ones rendered with fresh
+ * tokens, then each honey.generate entry's documents in order (formats and
+ * markings cycled) from a generator made with conf (seed, reference time,
+ * token source). Same scenario and conf (and tokens): the same documents.
+ * *docs (an array of *ndocs) is owned by the caller: avtb_honeydoc_free
+ * each, then free the array. NULL and 0 on failure.
+ */
+avtb_err avtb_scenario_honey(const avtb_scenario *s, const avtb_honeygen_conf *conf,
+                             avtb_honeydoc ***docs, size_t *ndocs, avtb_error *err) AVTB_WUR;
 
 const char *avtb_action_name(avtb_action a);
 const char *avtb_expect_name(avtb_expect e);

@@ -95,11 +95,63 @@ START_TEST(response_profiles_load)
 }
 END_TEST
 
+/* honey: seed and generate entries, with the image's user resolved to its owner and home. */
+START_TEST(generated_documents_load)
+{
+    avtb_scenario *s = load_good("scenarios/good/generated.yaml");
+
+    ck_assert(s->has_seed);
+    ck_assert_uint_eq(s->seed, 20171201);
+    ck_assert_uint_eq(s->ndocs, 1);
+    ck_assert_uint_eq(s->ngens, 3);
+    ck_assert_uint_eq(avtb_scenario_ndocs_total(s), 10);
+    ck_assert_uint_eq(s->gens[0].count, 6);
+    ck_assert_uint_eq(s->gens[0].nformats, 2);
+    ck_assert_int_eq(s->gens[0].formats[0], AVTB_FMT_DOCX);
+    ck_assert_int_eq(s->gens[0].formats[1], AVTB_FMT_PDF);
+    ck_assert_uint_eq(s->gens[0].nmarkings, 2);
+    ck_assert_str_eq(s->gens[0].markings[1], "SECRET");
+    ck_assert_int_eq(s->gens[0].os, AVTB_HONEY_OS_LINUX);
+    ck_assert_str_eq(s->gens[0].user, "analyst");
+    ck_assert_str_eq(s->gens[0].home, "/home/analyst");
+    ck_assert_uint_eq(s->gens[0].uid, 1000);
+    ck_assert_uint_eq(s->gens[0].gid, 1000);
+    /* No user: the image's first. */
+    ck_assert_str_eq(s->gens[1].user, "analyst");
+    ck_assert_int_eq(s->gens[1].formats[0], AVTB_FMT_ZIP);
+    ck_assert_str_eq(s->gens[1].markings[0], "SECRET//NOFORN");
+    /* Windows: the user names the folder; NTFS has no uid. */
+    ck_assert_int_eq(s->gens[2].os, AVTB_HONEY_OS_WINDOWS);
+    ck_assert_str_eq(s->gens[2].user, "jsmith");
+    ck_assert_ptr_null(s->gens[2].home);
+    avtb_scenario_free(s);
+}
+END_TEST
+
+START_TEST(generate_defaults_and_owner)
+{
+    avtb_scenario *s = load_good("scenarios/good/generate-only.yaml");
+
+    ck_assert(!s->has_seed);
+    ck_assert_uint_eq(s->ndocs, 0);
+    ck_assert_uint_eq(s->ngens, 2);
+    /* Every non-archive format, cycled; the seed picks markings. */
+    ck_assert_uint_eq(s->gens[0].nformats, 6);
+    ck_assert_uint_eq(s->gens[0].nmarkings, 0);
+    /* A user the image does not list, with owner: given. */
+    ck_assert_str_eq(s->gens[1].user, "someone");
+    ck_assert_ptr_null(s->gens[1].home);
+    ck_assert_uint_eq(s->gens[1].uid, 1001);
+    avtb_scenario_free(s);
+}
+END_TEST
+
 START_TEST(shipped_scenarios_validate)
 {
-    const char *files[] = {"scenarios/reference.yaml", "scenarios/leaky.yaml",
-                           "scenarios/quiet.yaml", "scenarios/asker-silent.yaml",
-                           "scenarios/asker-asked.yaml"};
+    const char *files[] = {"scenarios/reference.yaml",    "scenarios/leaky.yaml",
+                           "scenarios/quiet.yaml",        "scenarios/asker-silent.yaml",
+                           "scenarios/asker-asked.yaml",  "scenarios/honey-mix.yaml",
+                           "scenarios/eicar-archive.yaml"};
 
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         avtb_diags *d = avtb_diags_new();
@@ -181,6 +233,8 @@ static Suite *scenario_suite(void)
     tcase_add_test(good, minimal_scenario_has_defaults);
     tcase_add_test(good, shipped_scenarios_validate);
     tcase_add_test(good, response_profiles_load);
+    tcase_add_test(good, generated_documents_load);
+    tcase_add_test(good, generate_defaults_and_owner);
     tcase_add_test(bad, every_bad_scenario_fails_at_its_position);
     tcase_add_test(bad, missing_file_is_reported);
     tcase_add_test(bad, all_errors_are_collected);
