@@ -211,22 +211,27 @@ static avtb_err copy_scenario(run *r, avtb_error *err)
     return e;
 }
 
+/*
+ * The run's honey documents, with fresh tokens every run. Generated ones come
+ * from the scenario's seed or, without one, a seed derived from the run id;
+ * tokens.json records it with the reference time, so `avtb honeydoc
+ * --scenario` can make the same documents again.
+ */
 static avtb_err render_docs(run *r, avtb_error *err)
 {
     const avtb_scenario *s = r->s;
-    avtb_err e;
+    avtb_honeygen_conf conf = {
+        .seed = s->has_seed ? s->seed : avtb_honeygen_seed_from(r->run_id),
+        .now = (int64_t)time(NULL),
+    };
+    avtb_honey_origin origin = {conf.seed, s->has_seed ? "scenario" : "run id", conf.now};
+    avtb_err e = avtb_scenario_honey(s, &conf, &r->docs, &r->ndocs, err);
 
-    r->docs = calloc(s->ndocs, sizeof(*r->docs));
-    if (r->docs == NULL)
-        return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < s->ndocs; i++) {
-        e = avtb_honeydoc_render(s->docs[i].content, s->docs[i].path, s->docs[i].uid,
-                                 s->docs[i].gid, s->docs[i].mode, &r->docs[i], err);
-        if (e != AVTB_OK)
-            return e;
-        r->ndocs++;
-    }
-    return avtb_honeydoc_write_registry(r->docs, r->ndocs, r->evdir, err);
+    if (e != AVTB_OK)
+        return e;
+    avtb_info("%s: %zu honey documents (%zu generated, seed %llu)", s->name, r->ndocs,
+              r->ndocs - s->ndocs, (unsigned long long)conf.seed);
+    return avtb_honeydoc_write_registry_origin(r->docs, r->ndocs, &origin, r->evdir, err);
 }
 
 static avtb_err start_collectors(run *r, avtb_error *err)
@@ -632,13 +637,14 @@ static void free_run(run *r)
 static avtb_err run_patterns(run *r, avtb_canaries **cout, avtb_patterns **out, avtb_error *err)
 {
     avtb_canaries *c = avtb_canaries_new();
-    avtb_err e = c ? AVTB_OK : avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
+    char *registry = avtb_path_join(r->evdir, "tokens.json");
+    avtb_err e = c && registry ? AVTB_OK : avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
 
-    for (size_t i = 0; e == AVTB_OK && i < r->ndocs; i++) {
-        const avtb_honeydoc *d = r->docs[i];
-
-        e = avtb_canaries_add(c, d->token, d->guest_path, d->md5, d->sha1, d->sha256, err);
-    }
+    /* The registry render_docs wrote (every token of every document, archive members
+     * included): the run finds what `avtb analyze` of its evidence finds. */
+    if (e == AVTB_OK && r->ndocs > 0)
+        e = avtb_canaries_load_registry(c, registry, err);
+    free(registry);
     if (e == AVTB_OK)
         e = avtb_canaries_compile(c, out, err);
     *cout = c;
