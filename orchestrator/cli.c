@@ -13,11 +13,8 @@
 #include "scenarios/scenario.h"
 
 static const avtb_cmd *const commands[] = {
-    &avtb_cmd_run,
-    &avtb_cmd_validate,
-    &avtb_cmd_analyze,
-    &avtb_cmd_doctor,
-    NULL,
+    &avtb_cmd_run,    &avtb_cmd_validate, &avtb_cmd_analyze,
+    &avtb_cmd_doctor, &avtb_cmd_honeydoc, NULL,
 };
 
 void avtb_cli_usage(const avtb_cmd *cmd, FILE *fp)

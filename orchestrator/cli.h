@@ -17,7 +17,8 @@ typedef struct avtb_cmd {
     int (*run)(int argc, char **argv);
 } avtb_cmd;
 
-extern const avtb_cmd avtb_cmd_run, avtb_cmd_validate, avtb_cmd_analyze, avtb_cmd_doctor;
+extern const avtb_cmd avtb_cmd_run, avtb_cmd_validate, avtb_cmd_analyze, avtb_cmd_doctor,
+    avtb_cmd_honeydoc;
 
 /* Entry point: parses global options, dispatches, returns the exit code. */
 int avtb_cli_main(int argc, char **argv);

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The CLI contract: subcommands, help, and exit codes from DESIGN.md. */
 #include <check.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "common/error.h"
+#include "common/util.h"
 #include "orchestrator/cli.h"
 
 static int cli(const char *a, const char *b, const char *c)
@@ -91,6 +95,152 @@ START_TEST(run_refuses_invalid_scenarios)
 }
 END_TEST
 
+/* The registry of an `avtb honeydoc` output directory; every document it names is there. */
+static json_t *honeydoc_registry(const char *dir, time_t before, size_t *ndocs)
+{
+    char path[256];
+    json_error_t jerr;
+    json_t *root, *e;
+    size_t i;
+
+    snprintf(path, sizeof(path), "%s/tokens.json", dir);
+    root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    ck_assert_msg(root != NULL, "%s: %s", path, jerr.text);
+    *ndocs = 0;
+    json_array_foreach(json_object_get(root, "tokens"), i, e)
+    {
+        struct stat st;
+
+        snprintf(path, sizeof(path), "%s%s", dir,
+                 json_string_value(json_object_get(e, "document")));
+        ck_assert_msg(stat(path, &st) == 0, "%s is missing", path);
+        ck_assert_int_eq(st.st_size, json_integer_value(json_object_get(e, "size")));
+        if (json_object_get(e, "format") != NULL) /* generated, so backdated */
+            ck_assert_int_lt(st.st_mtime, before);
+        *ndocs += strcmp(json_string_value(json_object_get(e, "place")), "body") == 0;
+    }
+    return root;
+}
+
+/* `avtb honeydoc`: DIR/<guest path> and DIR/tokens.json, reproducible from --seed. */
+START_TEST(honeydoc_writes_documents_and_registry)
+{
+    char dir[] = "/tmp/avtb-test-honeydoc-XXXXXX", dir2[] = "/tmp/avtb-test-honeydoc-XXXXXX";
+    char *argv[] = {(char *)"avtb",
+                    (char *)"honeydoc",
+                    (char *)"--format",
+                    (char *)"docx,zip",
+                    (char *)"--marking",
+                    (char *)"SECRET",
+                    (char *)"--seed",
+                    (char *)"7",
+                    (char *)"--time",
+                    (char *)"1795651200",
+                    (char *)"--count",
+                    (char *)"3",
+                    (char *)"--out",
+                    dir,
+                    NULL};
+    avtb_error err = {0};
+    json_t *a, *b;
+    size_t na, nb;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_ptr_nonnull(mkdtemp(dir2));
+    ck_assert_int_eq(avtb_cli_main(14, argv), AVTB_EXIT_OK);
+    argv[13] = dir2;
+    ck_assert_int_eq(avtb_cli_main(14, argv), AVTB_EXIT_OK);
+    a = honeydoc_registry(dir, 1795651200, &na);
+    b = honeydoc_registry(dir2, 1795651200, &nb);
+    ck_assert_uint_eq(na, 3);
+    ck_assert_uint_eq(nb, 3);
+    ck_assert_int_eq(json_integer_value(json_object_get(a, "seed")), 7);
+    ck_assert_str_eq(json_string_value(json_object_get(a, "seed_source")), "command line");
+    ck_assert_int_eq(json_integer_value(json_object_get(a, "reference_time")), 1795651200);
+    /* Same seed: the same documents in the same places (the tokens are fresh). */
+    for (size_t i = 0; i < json_array_size(json_object_get(a, "tokens")); i++) {
+        json_t *x = json_array_get(json_object_get(a, "tokens"), i),
+               *y = json_array_get(json_object_get(b, "tokens"), i);
+
+        ck_assert_str_eq(json_string_value(json_object_get(x, "document")),
+                         json_string_value(json_object_get(y, "document")));
+        ck_assert_str_eq(json_string_value(json_object_get(x, "marking")), "SECRET");
+        ck_assert_str_ne(json_string_value(json_object_get(x, "token")),
+                         json_string_value(json_object_get(y, "token")));
+    }
+    json_decref(a);
+    json_decref(b);
+    ck_assert_int_eq(avtb_rm_rf(dir, &err), AVTB_OK);
+    ck_assert_int_eq(avtb_rm_rf(dir2, &err), AVTB_OK);
+}
+END_TEST
+
+/* A scenario's honey section, with the scenario's seed. */
+START_TEST(honeydoc_from_a_scenario)
+{
+    char dir[] = "/tmp/avtb-test-honeydoc-XXXXXX";
+    char *argv[] = {(char *)"avtb",
+                    (char *)"honeydoc",
+                    (char *)"--scenario",
+                    data("scenarios/good/generated.yaml"),
+                    (char *)"--out",
+                    dir,
+                    NULL};
+    avtb_error err = {0};
+    json_t *r;
+    size_t n;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(avtb_cli_main(6, argv), AVTB_EXIT_OK);
+    r = honeydoc_registry(dir, time(NULL), &n);
+    ck_assert_uint_eq(n, 10);
+    ck_assert_int_eq(json_integer_value(json_object_get(r, "seed")), 20171201);
+    ck_assert_str_eq(json_string_value(json_object_get(r, "seed_source")), "scenario");
+    json_decref(r);
+    ck_assert_int_eq(avtb_rm_rf(dir, &err), AVTB_OK);
+}
+END_TEST
+
+START_TEST(honeydoc_usage_errors_exit_2)
+{
+    char *argv[8] = {(char *)"avtb",
+                     (char *)"honeydoc",
+                     (char *)"--out",
+                     (char *)"/nonexistent/x",
+                     NULL,
+                     NULL,
+                     NULL,
+                     NULL};
+
+    ck_assert_int_eq(cli("honeydoc", "--help", NULL), AVTB_EXIT_OK);
+    ck_assert_int_eq(cli("honeydoc", NULL, NULL), AVTB_EXIT_USAGE); /* no --out */
+    argv[4] = (char *)"--format";
+    argv[5] = (char *)"doc";
+    ck_assert_int_eq(avtb_cli_main(6, argv), AVTB_EXIT_USAGE);
+    argv[4] = (char *)"--marking";
+    argv[5] = (char *)"SEKRET";
+    ck_assert_int_eq(avtb_cli_main(6, argv), AVTB_EXIT_USAGE);
+    argv[4] = (char *)"--seed";
+    argv[5] = (char *)"9007199254740992";
+    ck_assert_int_eq(avtb_cli_main(6, argv), AVTB_EXIT_USAGE);
+    argv[4] = (char *)"--count";
+    argv[5] = (char *)"0";
+    ck_assert_int_eq(avtb_cli_main(6, argv), AVTB_EXIT_USAGE);
+    argv[4] = (char *)"--os";
+    argv[5] = (char *)"macos";
+    ck_assert_int_eq(avtb_cli_main(6, argv), AVTB_EXIT_USAGE);
+    /* --scenario takes its documents from the scenario. */
+    argv[4] = (char *)"--scenario";
+    argv[5] = data("scenarios/good/generated.yaml");
+    argv[6] = (char *)"--format";
+    argv[7] = (char *)"pdf";
+    ck_assert_int_eq(avtb_cli_main(8, argv), AVTB_EXIT_USAGE);
+    /* A bad scenario is a usage error too. */
+    argv[5] = data("scenarios/bad/generate-bad-format.yaml");
+    ck_assert_int_eq(avtb_cli_main(6, argv), AVTB_EXIT_USAGE);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -101,6 +251,9 @@ static Suite *cli_suite(void)
     tcase_add_test(t, validate_exit_codes);
     tcase_add_test(t, run_refuses_invalid_scenarios);
     tcase_add_test(t, analyze_bad_input_exit_2);
+    tcase_add_test(t, honeydoc_writes_documents_and_registry);
+    tcase_add_test(t, honeydoc_from_a_scenario);
+    tcase_add_test(t, honeydoc_usage_errors_exit_2);
     suite_add_tcase(s, t);
     return s;
 }
