@@ -23,6 +23,9 @@ packages=(
   # virtualisation: libvirtd, QEMU, the libguestfs appliance and its kernel
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils libguestfs-tools
   linux-image-amd64 iptables nftables dnsmasq-base
+  # NTFS (Windows guests) in the libguestfs appliance, which supermin builds
+  # from the host's packages
+  ntfs-3g
   # the reference guest image recipe
   busybox-static e2fsprogs cpio gzip kmod xz-utils
   # the sandbox and the end-to-end tests
