@@ -22,9 +22,11 @@ static const char *doc_of_token(const avtb_report *r, const char *token)
 {
     if (token == NULL)
         return NULL;
+    /* A generated document carries several tokens (body, metadata, beacon). */
     for (size_t i = 0; i < r->ndocs; i++)
-        if (strcmp(r->docs[i]->token, token) == 0)
-            return r->docs[i]->guest_path;
+        for (size_t j = 0; j < r->docs[i]->ntokens; j++)
+            if (strcmp(r->docs[i]->tokens[j].token, token) == 0)
+                return r->docs[i]->guest_path;
     return NULL;
 }
 

@@ -145,6 +145,61 @@ START_TEST(report_json_carries_findings)
 }
 END_TEST
 
+/* A generated document carries several tokens: a finding on any of them names it. */
+START_TEST(report_names_the_document_of_any_token)
+{
+    avtb_scenario *s = scenario();
+    avtb_findings f = {0};
+    avtb_expect_result r[1];
+    avtb_honeydoc *doc = NULL;
+    avtb_error err = {0};
+    avtb_report rep = {0};
+    char dir[] = "/tmp/avtb-test-report-XXXXXX", path[128], line[512];
+    json_error_t jerr;
+    json_t *root;
+    FILE *fp;
+    bool named = false;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(avtb_honeydoc_render("{{token}}", "/home/b.docx", 0, 0, 0644, &doc, &err),
+                     AVTB_OK);
+    ck_assert_int_eq(avtb_honeydoc_add_token(doc, "AVTBMETAMETAMETAMETA22", AVTB_PLACE_METADATA,
+                                             "core properties", NULL, &err),
+                     AVTB_OK);
+    add_finding(&f, "AVTBMETAMETAMETAMETA22", 2.5);
+    rep.scenario = s;
+    rep.run_id = "multi-1";
+    rep.docs = &doc;
+    rep.ndocs = 1;
+    rep.findings = &f;
+    rep.complete = true;
+    rep.verdict = avtb_verdict_decide(s, &f, true, r);
+    rep.results = r;
+    rep.exit_code = 1;
+    ck_assert_int_eq(avtb_report_write_json(&rep, dir, &err), AVTB_OK);
+    snprintf(path, sizeof(path), "%s/report.json", dir);
+    root = json_load_file(path, 0, &jerr);
+    ck_assert_ptr_nonnull(root);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(root, "findings"), 0), "document")),
+                     "/home/b.docx");
+    json_decref(root);
+    snprintf(path, sizeof(path), "%s/summary.txt", dir);
+    fp = fopen(path, "w+");
+    ck_assert_ptr_nonnull(fp);
+    avtb_report_print_summary(&rep, dir, fp);
+    rewind(fp);
+    while (fgets(line, sizeof(line), fp) != NULL)
+        named |= strstr(line, "AVTBMETAMETAMETAMETA22 (/home/b.docx)") != NULL;
+    fclose(fp);
+    ck_assert(named);
+    avtb_findings_clear(&f);
+    avtb_honeydoc_free(doc);
+    avtb_scenario_free(s);
+    ck_assert_int_eq(avtb_rm_rf(dir, &err), AVTB_OK);
+}
+END_TEST
+
 static void add_suspected(avtb_findings *f, double t)
 {
     avtb_finding x = {0};
@@ -291,6 +346,7 @@ static Suite *report_suite(void)
     tcase_add_test(v, a_finding_is_proof_even_when_incomplete);
     tcase_add_test(v, suspected_is_not_clean_nor_exfiltration);
     tcase_add_test(j, report_json_carries_findings);
+    tcase_add_test(j, report_names_the_document_of_any_token);
     tcase_add_test(j, report_json_suspected_and_attempts);
     suite_add_tcase(s, v);
     suite_add_tcase(s, j);
