@@ -187,6 +187,14 @@ bool avtb_honeygen_marking_known(const char *m)
     return find_marking(m) != NULL;
 }
 
+bool avtb_honeygen_user_valid(const char *u)
+{
+    size_t n = strlen(u);
+
+    return n > 0 && n <= 32 && u[0] != '.' && u[0] != '-' &&
+           strspn(u, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
 static const char *const os_names[] = {
     [AVTB_HONEY_OS_LINUX] = "linux", [AVTB_HONEY_OS_WINDOWS] = "windows"};
 
@@ -1321,8 +1329,8 @@ static avtb_err render_one(avtb_honeygen *g, doc_ctx *c, avtb_doc_format f, cons
             if ((t.cells[t.token_row * t.ncols + t.ncols - 1] = strdup(ref)) == NULL)
                 goto out;
         } else {
-            snprintf(where, sizeof(where), "%stable row %zu, column \"%s\"", prefix, t.token_row,
-                     t.cells[t.ncols - 1]);
+            snprintf(where, sizeof(where), "%stable row %zu after the header, column \"%s\"",
+                     prefix, t.token_row, t.cells[t.ncols - 1]);
         }
     }
     r = avtb_honeydoc_add_token(d, body_tok, AVTB_PLACE_BODY, where, member, err);
@@ -1468,6 +1476,9 @@ avtb_err avtb_honeygen_next(avtb_honeygen *g, const avtb_honeygen_req *req, avtb
                               (int)req->format);
     if (req->marking != NULL && find_marking(req->marking) == NULL)
         return avtb_error_set(err, AVTB_ERR_USAGE, "unknown marking '%s'", req->marking);
+    if (req->user != NULL && !avtb_honeygen_user_valid(req->user))
+        return avtb_error_set(err, AVTB_ERR_USAGE, "user '%s' cannot name a home folder",
+                              req->user);
     rng_init(&c.r, g->seed, g->count++);
     mk = req->marking ? find_marking(req->marking) : &PICK(&c.r, markings);
     ctx_init(&c, mk, archive ? AVTB_FMT_DOCX : req->format, g->now);

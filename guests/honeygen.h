@@ -54,6 +54,10 @@ bool avtb_honey_os_parse(const char *s, avtb_honey_os *out);
 const char *const *avtb_honeygen_markings(void);
 bool avtb_honeygen_marking_known(const char *m);
 
+/* A user name that can name a home folder: 1-32 of letters, digits, '_', '.', '-',
+ * not starting with '.' or '-'. */
+bool avtb_honeygen_user_valid(const char *u);
+
 /* A seed from any text (the run id): a stable hash, at most AVTB_HONEYGEN_SEED_MAX. */
 uint64_t avtb_honeygen_seed_from(const char *s);
 

@@ -34,7 +34,7 @@ typedef struct honeydoc_args {
     bool has_seed;
     int64_t now;
     avtb_honey_os os;
-    const char *user, *owner, *scenario, *out;
+    const char *user, *scenario, *out;
 } honeydoc_args;
 
 static int usage_error(const char *fmt, ...) AVTB_PRINTF(1, 2);
@@ -139,8 +139,6 @@ static int generate(const honeydoc_args *x)
         gen.nmarkings = x->nmarkings;
         gen.os = x->os;
         gen.user = (char *)x->user;
-        if (x->os == AVTB_HONEY_OS_LINUX)
-            sscanf(x->owner, "%u:%u", &gen.uid, &gen.gid);
         one.gens = &gen;
         one.ngens = 1;
     }
@@ -175,27 +173,20 @@ static int generate(const honeydoc_args *x)
 static int honeydoc_main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"format", required_argument, NULL, 'f'},
-        {"marking", required_argument, NULL, 'm'},
-        {"seed", required_argument, NULL, 's'},
-        {"time", required_argument, NULL, 't'},
-        {"count", required_argument, NULL, 'n'},
-        {"os", required_argument, NULL, 'o'},
-        {"user", required_argument, NULL, 'u'},
-        {"owner", required_argument, NULL, 'w'},
-        {"scenario", required_argument, NULL, 'S'},
-        {"out", required_argument, NULL, 'O'},
-        {NULL, 0, NULL, 0},
+        {"format", required_argument, NULL, 'f'}, {"marking", required_argument, NULL, 'm'},
+        {"seed", required_argument, NULL, 's'},   {"time", required_argument, NULL, 't'},
+        {"count", required_argument, NULL, 'n'},  {"os", required_argument, NULL, 'o'},
+        {"user", required_argument, NULL, 'u'},   {"scenario", required_argument, NULL, 'S'},
+        {"out", required_argument, NULL, 'O'},    {NULL, 0, NULL, 0},
     };
-    honeydoc_args x = {.count = 1, .user = "analyst", .owner = "1000:1000"};
+    honeydoc_args x = {.count = 1, .user = "analyst"};
     bool generation_opts = false;
     uint64_t v;
-    unsigned a, b;
-    int c, n;
+    int c;
 
     optind = 0; /* 0, not 1: glibc then re-reads the option string (permuting again) */
-    while ((c = getopt_long(argc, argv, "f:m:s:t:n:o:u:w:S:O:", opts, NULL)) != -1) {
-        generation_opts |= strchr("fmnouw", c) != NULL;
+    while ((c = getopt_long(argc, argv, "f:m:s:t:n:o:u:S:O:", opts, NULL)) != -1) {
+        generation_opts |= strchr("fmnou", c) != NULL;
         switch (c) {
         case 'f':
             if (!add_formats(&x, optarg))
@@ -233,21 +224,10 @@ static int honeydoc_main(int argc, char **argv)
                 return usage_error("--os '%s' must be linux or windows", optarg);
             break;
         case 'u':
-            if (optarg[0] == '\0' || optarg[0] == '.' || strlen(optarg) > 32 ||
-                strspn(optarg,
-                       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
-                    strlen(optarg))
+            if (!avtb_honeygen_user_valid(optarg))
                 return usage_error("--user '%s' must be a user name (letters, digits, _ . -)",
                                    optarg);
             x.user = optarg;
-            break;
-        case 'w':
-            n = 0;
-            if (sscanf(optarg, "%u:%u%n", &a, &b, &n) != 2 || optarg[n] != '\0' || a > 65535 ||
-                b > 65535)
-                return usage_error("--owner '%s' must be numeric UID:GID such as 1000:1000",
-                                   optarg);
-            x.owner = optarg;
             break;
         case 'S':
             x.scenario = optarg;
@@ -284,7 +264,7 @@ static int honeydoc_main(int argc, char **argv)
 const avtb_cmd avtb_cmd_honeydoc = {
     .name = "honeydoc",
     .usage = "--out DIR [--format F[,F...]] [--marking M]... [--seed S] [--time T]\n"
-             "                    [--count N] [--os linux|windows] [--user U] [--owner UID:GID]\n"
+             "                    [--count N] [--os linux|windows] [--user U]\n"
              "       avtb honeydoc --scenario FILE --out DIR [--seed S] [--time T]",
     .summary = "generate honey documents and their token registry outside a run",
     .help = "  --out DIR        where the documents go, as DIR/<guest path>, with\n"
@@ -301,9 +281,8 @@ const avtb_cmd avtb_cmd_honeydoc = {
             "  --count N        documents to make, 1 to 1000 (default 1)\n"
             "  --os OS          folder layout: linux (/home/U, /srv/share) or windows\n"
             "                   (/Users/U, /Shares); default linux\n"
-            "  --user U         owner of the home folder (default analyst)\n"
-            "  --owner UID:GID  linux owner recorded for home-folder documents (default\n"
-            "                   1000:1000; files under DIR keep the caller's owner)\n"
+            "  --user U         whose home folder the documents go in (default analyst);\n"
+            "                   files under DIR keep the caller's owner\n"
             "  --scenario FILE  the documents of that scenario's honey: section instead;\n"
             "                   with a run's seed and reference_time, the run's documents\n\n"
             "Exit 0 when the documents are written, 2 on bad arguments, 3 when writing fails.\n",

@@ -513,15 +513,12 @@ static int g_user(avtb_yaml *y, yaml_node_t *v, void *o)
 {
     scen_ctx *c = o;
     const char *u;
-    size_t n;
 
     c->user_nodes[c->s->ngens - 1] = v;
     if (avtb_yaml_string(y, v, "user", &c->gen->user) < 0)
         return -1;
     u = c->gen->user;
-    n = strlen(u);
-    if (n == 0 || n > 32 || u[0] == '.' || u[0] == '-' ||
-        strspn(u, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n) {
+    if (!avtb_honeygen_user_valid(u)) {
         avtb_yaml_diag(y, v,
                        "user '%s' must be a user name of 1-32 letters, digits, '_', '.' and "
                        "'-' (it names the home folder)",
