@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/util.h"
 
 /* Limits on a model; a generator that hits one has a bug. */
@@ -56,100 +57,25 @@ bool avtb_doc_format_parse(const char *s, avtb_doc_format *out)
 
 /* ---- growable buffer ---------------------------------------------------- */
 
-enum { DB_OK, DB_NOMEM, DB_TOOBIG };
-
-/* Appends never fail loudly: the failure is sticky and checked once at the end. */
-typedef struct dbuf {
-    uint8_t *p; /* NUL-terminated when non-NULL */
-    size_t len, cap;
-    int fail;
-} dbuf;
-
-static void db_add(dbuf *b, const void *p, size_t n)
-{
-    if (b->fail != DB_OK || n == 0)
-        return;
-    if (n > DOCFMT_MAX_OUTPUT - b->len) {
-        b->fail = DB_TOOBIG;
-        return;
+/* Appends never fail loudly (common/buf.h): checked once, by db_check. */
+typedef avtb_buf dbuf;
+#define DBUF_INIT                                                                                  \
+    {                                                                                              \
+        .limit = DOCFMT_MAX_OUTPUT                                                                 \
     }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        uint8_t *q;
-
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        q = realloc(b->p, cap);
-        if (q == NULL) {
-            b->fail = DB_NOMEM;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void db_str(dbuf *b, const char *s)
-{
-    db_add(b, s, strlen(s));
-}
-
-static void db_byte(dbuf *b, char c)
-{
-    db_add(b, &c, 1);
-}
 
 static void db_repeat(dbuf *b, char c, size_t n)
 {
     while (n-- > 0)
-        db_byte(b, c);
-}
-
-AVTB_PRINTF(2, 3) static void db_printf(dbuf *b, const char *fmt, ...)
-{
-    char small[256];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(small, sizeof(small), fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->fail = DB_NOMEM;
-        return;
-    }
-    if ((size_t)n < sizeof(small)) {
-        db_add(b, small, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-
-    if (big == NULL) {
-        b->fail = DB_NOMEM;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    db_add(b, big, (size_t)n);
-    free(big);
-}
-
-static void db_free(dbuf *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof(*b));
+        avtb_buf_byte(b, c);
 }
 
 /* AVTB_OK, or the error a failed buffer stands for. */
 static avtb_err db_check(const dbuf *b, const char *what, avtb_error *err)
 {
-    if (b->fail == DB_NOMEM)
+    if (b->fail == AVTB_BUF_NOMEM)
         return avtb_error_set(err, AVTB_ERR_NOMEM, "%s: out of memory", what);
-    if (b->fail == DB_TOOBIG)
+    if (b->fail == AVTB_BUF_TOOBIG)
         return avtb_error_set(err, AVTB_ERR_USAGE,
                               "%s: the document would exceed %zu bytes; make the model smaller",
                               what, DOCFMT_MAX_OUTPUT);
@@ -224,22 +150,22 @@ static void db_xml(dbuf *b, const char *s)
     for (const char *p = s; *p; p++) {
         switch (*p) {
         case '&':
-            db_str(b, "&amp;");
+            avtb_buf_str(b, "&amp;");
             break;
         case '<':
-            db_str(b, "&lt;");
+            avtb_buf_str(b, "&lt;");
             break;
         case '>':
-            db_str(b, "&gt;");
+            avtb_buf_str(b, "&gt;");
             break;
         case '"':
-            db_str(b, "&quot;");
+            avtb_buf_str(b, "&quot;");
             break;
         case '\'':
-            db_str(b, "&apos;");
+            avtb_buf_str(b, "&apos;");
             break;
         default:
-            db_byte(b, *p);
+            avtb_buf_byte(b, *p);
         }
     }
 }
@@ -257,9 +183,9 @@ static void db_html(dbuf *b, const char *s)
         if (k == 0) /* validated earlier; never reached */
             k = 1;
         if (cp >= 0x80 || cp == '&' || cp == '<' || cp == '>' || cp == '"' || cp == '\'')
-            db_printf(b, "&#%u;", (unsigned)cp);
+            avtb_buf_printf(b, "&#%u;", (unsigned)cp);
         else
-            db_byte(b, (char)cp);
+            avtb_buf_byte(b, (char)cp);
         p += k;
         n -= k;
     }
@@ -493,7 +419,7 @@ static void db_date_long(dbuf *b, time_t t)
 {
     struct tm tm = utc(t);
 
-    db_printf(b, "%d %s %d", tm.tm_mday, month_names[tm.tm_mon], tm.tm_year + 1900);
+    avtb_buf_printf(b, "%d %s %d", tm.tm_mday, month_names[tm.tm_mon], tm.tm_year + 1900);
 }
 
 /* W3CDTF, as OOXML core properties want it. */
@@ -501,8 +427,8 @@ static void db_date_w3c(dbuf *b, time_t t)
 {
     struct tm tm = utc(t);
 
-    db_printf(b, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-              tm.tm_hour, tm.tm_min, tm.tm_sec);
+    avtb_buf_printf(b, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* ---- txt (and the text/plain part of eml) ------------------------------- */
@@ -515,8 +441,8 @@ static void plain_line(const char *s, size_t n, void *ctx)
 {
     plain_ctx *c = ctx;
 
-    db_add(c->b, s, n);
-    db_byte(c->b, '\n');
+    avtb_buf_add(c->b, s, n);
+    avtb_buf_byte(c->b, '\n');
 }
 
 static void plain_centred(dbuf *b, const char *s, size_t cols)
@@ -525,8 +451,8 @@ static void plain_centred(dbuf *b, const char *s, size_t cols)
 
     if (w < cols)
         db_repeat(b, ' ', (cols - w) / 2);
-    db_str(b, s);
-    db_byte(b, '\n');
+    avtb_buf_str(b, s);
+    avtb_buf_byte(b, '\n');
 }
 
 /* How plain text is laid out: txt on its own, or the text/plain part of a mail. */
@@ -550,7 +476,7 @@ static void plain_table(dbuf *b, const avtb_doc_model *m)
     size_t total = 0;
 
     if (w == NULL) {
-        b->fail = DB_NOMEM;
+        b->fail = AVTB_BUF_NOMEM;
         return;
     }
     for (size_t r = 0; r < m->nrows; r++)
@@ -568,18 +494,18 @@ static void plain_table(dbuf *b, const avtb_doc_model *m)
             const char *cell = m->table[r * m->ncols + c];
 
             if (c > 0)
-                db_str(b, "  ");
-            db_str(b, cell);
+                avtb_buf_str(b, "  ");
+            avtb_buf_str(b, cell);
             db_repeat(b, ' ', w[c] - u8_cols(cell, strlen(cell), NULL));
         }
-        while (b->fail == DB_OK && b->len > start && b->p[b->len - 1] == ' ')
+        while (b->fail == AVTB_BUF_OK && b->len > start && b->p[b->len - 1] == ' ')
             b->len--;
-        db_byte(b, '\n');
+        avtb_buf_byte(b, '\n');
         if (r == 0) {
             for (size_t c = 0; c < m->ncols; c++)
                 total += w[c] + (c > 0 ? 2 : 0);
             db_repeat(b, '-', total);
-            db_byte(b, '\n');
+            avtb_buf_byte(b, '\n');
         }
     }
     free(w);
@@ -594,7 +520,7 @@ static void render_plain(dbuf *b, const avtb_doc_model *m, const plain_style *st
 {
     if (m->marking != NULL) {
         plain_centred(b, m->marking, st->cols);
-        db_byte(b, '\n');
+        avtb_buf_byte(b, '\n');
     }
     if (m->title != NULL) {
         size_t w = u8_cols(m->title, strlen(m->title), NULL);
@@ -602,35 +528,35 @@ static void render_plain(dbuf *b, const avtb_doc_model *m, const plain_style *st
         plain_para(b, m->title, st);
         if (st->txt)
             db_repeat(b, '=', w < st->cols ? w : st->cols);
-        db_str(b, st->txt ? "\n\n" : "\n");
+        avtb_buf_str(b, st->txt ? "\n\n" : "\n");
     }
     if (m->reference != NULL) {
-        db_str(b, "Reference: ");
-        db_str(b, m->reference);
-        db_byte(b, '\n');
+        avtb_buf_str(b, "Reference: ");
+        avtb_buf_str(b, m->reference);
+        avtb_buf_byte(b, '\n');
     }
     if (m->author != NULL || m->organisation != NULL) {
-        db_str(b, "Author: ");
-        db_str(b, m->author != NULL ? m->author : "");
-        db_str(b, m->author != NULL && m->organisation != NULL ? ", " : "");
-        db_str(b, m->organisation != NULL ? m->organisation : "");
-        db_byte(b, '\n');
+        avtb_buf_str(b, "Author: ");
+        avtb_buf_str(b, m->author != NULL ? m->author : "");
+        avtb_buf_str(b, m->author != NULL && m->organisation != NULL ? ", " : "");
+        avtb_buf_str(b, m->organisation != NULL ? m->organisation : "");
+        avtb_buf_byte(b, '\n');
     }
-    db_str(b, "Date: ");
+    avtb_buf_str(b, "Date: ");
     db_date_long(b, m->created);
-    db_str(b, "\n\n");
+    avtb_buf_str(b, "\n\n");
     for (size_t i = 0; i < m->nparagraphs; i++) {
         plain_para(b, m->paragraphs[i], st);
-        db_byte(b, '\n');
+        avtb_buf_byte(b, '\n');
     }
     if (m->nrows > 0) {
         plain_table(b, m);
-        db_byte(b, '\n');
+        avtb_buf_byte(b, '\n');
     }
     if (st->txt && m->beacon_url != NULL) {
-        db_str(b, "Figures: ");
-        db_str(b, m->beacon_url);
-        db_str(b, "\n\n");
+        avtb_buf_str(b, "Figures: ");
+        avtb_buf_str(b, m->beacon_url);
+        avtb_buf_str(b, "\n\n");
     }
     if (m->marking != NULL)
         plain_centred(b, m->marking, st->cols);
@@ -652,16 +578,16 @@ static void csv_field(dbuf *b, const char *s)
 
     /* RFC 4180 quotes for , " CR LF; Excel also trims unquoted edge spaces. */
     if (strpbrk(s, ",\"\r\n") == NULL && (n == 0 || (s[0] != ' ' && s[n - 1] != ' '))) {
-        db_str(b, s);
+        avtb_buf_str(b, s);
         return;
     }
-    db_byte(b, '"');
+    avtb_buf_byte(b, '"');
     for (const char *p = s; *p; p++) {
         if (*p == '"')
-            db_byte(b, '"');
-        db_byte(b, *p);
+            avtb_buf_byte(b, '"');
+        avtb_buf_byte(b, *p);
     }
-    db_byte(b, '"');
+    avtb_buf_byte(b, '"');
 }
 
 /* A row holding one value in its first field, padded so every row has ncols fields. */
@@ -669,7 +595,7 @@ static void csv_banner(dbuf *b, const char *s, size_t ncols)
 {
     csv_field(b, s);
     db_repeat(b, ',', ncols - 1);
-    db_str(b, "\r\n");
+    avtb_buf_str(b, "\r\n");
 }
 
 /*
@@ -686,16 +612,16 @@ static void write_csv(const avtb_doc_model *m, dbuf *out)
     for (size_t i = 0; ascii && i < m->nrows * m->ncols; i++)
         ascii = is_ascii(m->table[i]);
     if (!ascii)
-        db_str(out, "\xEF\xBB\xBF");
+        avtb_buf_str(out, "\xEF\xBB\xBF");
     if (m->marking != NULL)
         csv_banner(out, m->marking, m->ncols);
     for (size_t r = 0; r < m->nrows; r++) {
         for (size_t c = 0; c < m->ncols; c++) {
             if (c > 0)
-                db_byte(out, ',');
+                avtb_buf_byte(out, ',');
             csv_field(out, m->table[r * m->ncols + c]);
         }
-        db_str(out, "\r\n");
+        avtb_buf_str(out, "\r\n");
     }
     if (m->beacon_url != NULL)
         csv_banner(out, m->beacon_url, m->ncols);
@@ -717,10 +643,10 @@ static void db_base64(dbuf *b, const uint8_t *p, size_t n)
             v |= (uint32_t)p[i + 1] << 8;
         if (k > 2)
             v |= p[i + 2];
-        db_byte(b, tab[(v >> 18) & 63]);
-        db_byte(b, tab[(v >> 12) & 63]);
-        db_byte(b, k > 1 ? tab[(v >> 6) & 63] : '=');
-        db_byte(b, k > 2 ? tab[v & 63] : '=');
+        avtb_buf_byte(b, tab[(v >> 18) & 63]);
+        avtb_buf_byte(b, tab[(v >> 12) & 63]);
+        avtb_buf_byte(b, k > 1 ? tab[(v >> 6) & 63] : '=');
+        avtb_buf_byte(b, k > 2 ? tab[v & 63] : '=');
     }
 }
 
@@ -749,12 +675,12 @@ static void mime_words(dbuf *b, const char *s, size_t *col)
         if (chunk == 0)
             chunk = 1; /* validated earlier; never reached */
         if (!first && *col + 68 > 78) {
-            db_str(b, "\r\n ");
+            avtb_buf_str(b, "\r\n ");
             *col = 1;
         }
-        db_str(b, "=?UTF-8?B?");
+        avtb_buf_str(b, "=?UTF-8?B?");
         db_base64(b, p, chunk);
-        db_str(b, "?=");
+        avtb_buf_str(b, "?=");
         *col += 12 + (chunk + 2) / 3 * 4;
         first = false;
         p += chunk;
@@ -767,8 +693,8 @@ static void mime_unstructured(dbuf *b, const char *name, const char *value)
 {
     size_t col = strlen(name) + 2;
 
-    db_str(b, name);
-    db_str(b, ": ");
+    avtb_buf_str(b, name);
+    avtb_buf_str(b, ": ");
     if (!is_ascii(value)) {
         mime_words(b, value, &col);
     } else {
@@ -784,18 +710,18 @@ static void mime_unstructured(dbuf *b, const char *name, const char *value)
             if (w == 0)
                 break;
             if (!first && col + sp + w > 78) {
-                db_str(b, "\r\n");
+                avtb_buf_str(b, "\r\n");
                 col = 0;
             }
-            db_add(b, p, sp); /* a fold keeps its whitespace */
+            avtb_buf_add(b, p, sp); /* a fold keeps its whitespace */
             col += sp;
-            db_add(b, p + sp, w);
+            avtb_buf_add(b, p + sp, w);
             col += w;
             p += sp + w;
             first = false;
         }
     }
-    db_str(b, "\r\n");
+    avtb_buf_str(b, "\r\n");
 }
 
 /* From/To: "Display Name <addr@host>" or a bare address; the name is quoted or encoded. */
@@ -820,8 +746,8 @@ static avtb_err mime_address(dbuf *b, const char *name, const char *value, avtb_
                               "document model: %s \"%s\" needs an ASCII address with '@' "
                               "(\"Name <user@host>\" or \"user@host\")",
                               name, value);
-    db_str(b, name);
-    db_str(b, ": ");
+    avtb_buf_str(b, name);
+    avtb_buf_str(b, ": ");
     if (pl > 0) {
         char *ph = strndup(phrase, pl);
         size_t col = strlen(name) + 2;
@@ -832,21 +758,21 @@ static avtb_err mime_address(dbuf *b, const char *name, const char *value, avtb_
             mime_words(b, ph, &col);
         } else if (strpbrk(ph, "()<>[]:;@\\,.\"") != NULL &&
                    !(pl >= 2 && ph[0] == '"' && ph[pl - 1] == '"')) {
-            db_byte(b, '"');
+            avtb_buf_byte(b, '"');
             for (const char *q = ph; *q; q++) {
                 if (*q == '"' || *q == '\\')
-                    db_byte(b, '\\');
-                db_byte(b, *q);
+                    avtb_buf_byte(b, '\\');
+                avtb_buf_byte(b, *q);
             }
-            db_byte(b, '"');
+            avtb_buf_byte(b, '"');
         } else {
-            db_str(b, ph);
+            avtb_buf_str(b, ph);
         }
         free(ph);
-        db_byte(b, ' ');
+        avtb_buf_byte(b, ' ');
     }
-    db_str(b, addr);
-    db_str(b, "\r\n");
+    avtb_buf_str(b, addr);
+    avtb_buf_str(b, "\r\n");
     return AVTB_OK;
 }
 
@@ -855,8 +781,9 @@ static void mime_date(dbuf *b, time_t t)
 {
     struct tm tm = utc(t);
 
-    db_printf(b, "Date: %s, %d %.3s %d %02d:%02d:%02d +0000\r\n", day_abbr[tm.tm_wday], tm.tm_mday,
-              month_names[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    avtb_buf_printf(b, "Date: %s, %d %.3s %d %02d:%02d:%02d +0000\r\n", day_abbr[tm.tm_wday],
+                    tm.tm_mday, month_names[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                    tm.tm_sec);
 }
 
 static bool part_is_7bit(const dbuf *body)
@@ -920,22 +847,22 @@ static void qp_line(dbuf *b, const char *s, size_t n)
             enc += qp_unit((unsigned char)s[k], k + 1 == n, unit);
         /* 76 characters a line; a soft break's '=' takes one of them. */
         if (col > 0 && col + enc > (j == n ? 76u : 75u)) {
-            db_str(b, "=\r\n");
+            avtb_buf_str(b, "=\r\n");
             col = 0;
         }
         for (size_t k = i; k < j; k++) {
             size_t u = qp_unit((unsigned char)s[k], k + 1 == n, unit);
 
             if (col + u > (k + 1 == n ? 76u : 75u)) {
-                db_str(b, "=\r\n");
+                avtb_buf_str(b, "=\r\n");
                 col = 0;
             }
-            db_add(b, unit, u);
+            avtb_buf_add(b, unit, u);
             col += u;
         }
         i = j;
     }
-    db_str(b, "\r\n");
+    avtb_buf_str(b, "\r\n");
 }
 
 /* A body part's headers and its text ('\n' lines) with CRLF, 7bit when it can be. */
@@ -944,15 +871,16 @@ static void mime_part(dbuf *b, const char *boundary, const char *type, const dbu
     bool seven = part_is_7bit(body);
     size_t i = 0;
 
-    db_printf(b, "--%s\r\nContent-Type: %s; charset=\"utf-8\"\r\n", boundary, type);
-    db_printf(b, "Content-Transfer-Encoding: %s\r\n\r\n", seven ? "7bit" : "quoted-printable");
+    avtb_buf_printf(b, "--%s\r\nContent-Type: %s; charset=\"utf-8\"\r\n", boundary, type);
+    avtb_buf_printf(b, "Content-Transfer-Encoding: %s\r\n\r\n",
+                    seven ? "7bit" : "quoted-printable");
     while (i < body->len) {
         const uint8_t *nl = memchr(body->p + i, '\n', body->len - i);
         size_t n = nl != NULL ? (size_t)(nl - (body->p + i)) : body->len - i;
 
         if (seven) {
-            db_add(b, body->p + i, n);
-            db_str(b, "\r\n");
+            avtb_buf_add(b, body->p + i, n);
+            avtb_buf_str(b, "\r\n");
         } else {
             qp_line(b, (const char *)body->p + i, n);
         }
@@ -962,10 +890,10 @@ static void mime_part(dbuf *b, const char *boundary, const char *type, const dbu
 
 static void html_block(dbuf *b, const char *open, const char *text, const char *close)
 {
-    db_str(b, open);
+    avtb_buf_str(b, open);
     db_html(b, text);
-    db_str(b, close);
-    db_byte(b, '\n');
+    avtb_buf_str(b, close);
+    avtb_buf_byte(b, '\n');
 }
 
 /*
@@ -975,60 +903,62 @@ static void html_block(dbuf *b, const char *open, const char *text, const char *
  */
 static void render_html(dbuf *b, const avtb_doc_model *m)
 {
-    db_str(b, "<html>\n<head>\n<meta http-equiv=\"Content-Type\" content=\"text/html; "
-              "charset=utf-8\">\n");
+    avtb_buf_str(b, "<html>\n<head>\n<meta http-equiv=\"Content-Type\" content=\"text/html; "
+                    "charset=utf-8\">\n");
     if (m->title != NULL)
         html_block(b, "<title>", m->title, "</title>");
-    db_str(b, "</head>\n<body style=\"font-family:Calibri,Arial,sans-serif;font-size:11pt\">\n");
+    avtb_buf_str(b,
+                 "</head>\n<body style=\"font-family:Calibri,Arial,sans-serif;font-size:11pt\">\n");
     if (m->marking != NULL)
         html_block(b, "<p align=\"center\"><b>", m->marking, "</b></p>");
     if (m->beacon_url != NULL) {
-        db_str(b, "<p><img src=\"");
+        avtb_buf_str(b, "<p><img src=\"");
         db_html(b, m->beacon_url);
-        db_str(b, "\"\nalt=\"");
+        avtb_buf_str(b, "\"\nalt=\"");
         db_html(b, m->organisation != NULL ? m->organisation : "");
-        db_str(b, "\" width=\"180\" height=\"60\"></p>\n");
+        avtb_buf_str(b, "\" width=\"180\" height=\"60\"></p>\n");
     }
     if (m->title != NULL)
         html_block(b, "<h2>", m->title, "</h2>");
     if (m->reference != NULL)
         html_block(b, "<p>Reference: ", m->reference, "</p>");
     for (size_t i = 0; i < m->nparagraphs; i++) {
-        dbuf esc = {0};
+        dbuf esc = DBUF_INIT;
         plain_ctx c = {b};
 
         db_html(&esc, m->paragraphs[i]);
-        db_str(b, "<p>\n");
-        if (esc.fail != DB_OK)
+        avtb_buf_str(b, "<p>\n");
+        if (esc.fail != AVTB_BUF_OK)
             b->fail = esc.fail;
         else if (esc.len > 0)
             wrap((const char *)esc.p, esc.len, 76, u8_cols, NULL, plain_line, &c);
-        db_str(b, "</p>\n");
-        db_free(&esc);
+        avtb_buf_str(b, "</p>\n");
+        avtb_buf_free(&esc);
     }
     if (m->nrows > 0) {
-        db_str(b, "<table border=\"1\" cellpadding=\"4\" style=\"border-collapse:collapse\">\n");
+        avtb_buf_str(b,
+                     "<table border=\"1\" cellpadding=\"4\" style=\"border-collapse:collapse\">\n");
         for (size_t r = 0; r < m->nrows; r++) {
-            db_str(b, "<tr>\n");
+            avtb_buf_str(b, "<tr>\n");
             for (size_t c = 0; c < m->ncols; c++)
                 html_block(b, r == 0 ? "<th>" : "<td>", m->table[r * m->ncols + c],
                            r == 0 ? "</th>" : "</td>");
-            db_str(b, "</tr>\n");
+            avtb_buf_str(b, "</tr>\n");
         }
-        db_str(b, "</table>\n");
+        avtb_buf_str(b, "</table>\n");
     }
     if (m->author != NULL || m->organisation != NULL) {
-        db_str(b, "<p>");
+        avtb_buf_str(b, "<p>");
         if (m->author != NULL)
             db_html(b, m->author);
-        db_str(b, m->author != NULL && m->organisation != NULL ? "<br>\n" : "");
+        avtb_buf_str(b, m->author != NULL && m->organisation != NULL ? "<br>\n" : "");
         if (m->organisation != NULL)
             db_html(b, m->organisation);
-        db_str(b, "</p>\n");
+        avtb_buf_str(b, "</p>\n");
     }
     if (m->marking != NULL)
         html_block(b, "<p align=\"center\"><b>", m->marking, "</b></p>");
-    db_str(b, "</body>\n</html>\n");
+    avtb_buf_str(b, "</body>\n</html>\n");
 }
 
 /* The domain of the From address, for the Message-ID. */
@@ -1038,14 +968,14 @@ static void db_from_domain(dbuf *b, const char *from)
     size_t n = at != NULL ? strcspn(at + 1, ">") : 0;
 
     if (n == 0)
-        db_str(b, "mail.local");
+        avtb_buf_str(b, "mail.local");
     else
-        db_add(b, at + 1, n);
+        avtb_buf_add(b, at + 1, n);
 }
 
 static avtb_err write_eml(const avtb_doc_model *m, dbuf *out, avtb_error *err)
 {
-    dbuf plain = {0}, html = {0};
+    dbuf plain = DBUF_INIT, html = DBUF_INIT;
     char hash[65], boundary[40];
     struct tm tm = utc(m->created);
     avtb_err r;
@@ -1068,24 +998,25 @@ static avtb_err write_eml(const avtb_doc_model *m, dbuf *out, avtb_error *err)
         goto out;
     if (m->title != NULL)
         mime_unstructured(out, "Subject", m->title);
-    db_printf(out, "Message-ID: <%s.%04d%02d%02d%02d%02d%02d@",
-              m->meta_token != NULL ? m->meta_token : hash + 40, tm.tm_year + 1900, tm.tm_mon + 1,
-              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    avtb_buf_printf(out, "Message-ID: <%s.%04d%02d%02d%02d%02d%02d@",
+                    m->meta_token != NULL ? m->meta_token : hash + 40, tm.tm_year + 1900,
+                    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     db_from_domain(out, m->from);
-    db_str(out, ">\r\n");
+    avtb_buf_str(out, ">\r\n");
     if (m->meta_token != NULL)
-        db_printf(out, "X-Document-Reference: %s\r\n", m->meta_token);
-    db_str(out, "Content-Language: en-GB\r\nMIME-Version: 1.0\r\n");
-    db_printf(out, "Content-Type: multipart/alternative;\r\n\tboundary=\"%s\"\r\n\r\n", boundary);
-    db_str(out, "This is a multi-part message in MIME format.\r\n\r\n");
+        avtb_buf_printf(out, "X-Document-Reference: %s\r\n", m->meta_token);
+    avtb_buf_str(out, "Content-Language: en-GB\r\nMIME-Version: 1.0\r\n");
+    avtb_buf_printf(out, "Content-Type: multipart/alternative;\r\n\tboundary=\"%s\"\r\n\r\n",
+                    boundary);
+    avtb_buf_str(out, "This is a multi-part message in MIME format.\r\n\r\n");
     mime_part(out, boundary, "text/plain", &plain);
-    db_str(out, "\r\n");
+    avtb_buf_str(out, "\r\n");
     mime_part(out, boundary, "text/html", &html);
-    db_printf(out, "\r\n--%s--\r\n", boundary);
+    avtb_buf_printf(out, "\r\n--%s--\r\n", boundary);
     r = AVTB_OK;
 out:
-    db_free(&plain);
-    db_free(&html);
+    avtb_buf_free(&plain);
+    avtb_buf_free(&html);
     return r;
 }
 
@@ -1094,7 +1025,7 @@ out:
 /* The error for a failed libarchive call: the buffer's own, or libarchive's. */
 static avtb_err archive_fail(struct archive *a, const dbuf *out, const char *fmt, avtb_error *err)
 {
-    if (out->fail != DB_OK)
+    if (out->fail != AVTB_BUF_OK)
         return db_check(out, fmt, err);
     return avtb_error_set(err, AVTB_ERR_INTERNAL, "%s: libarchive: %s", fmt,
                           archive_error_string(a));
@@ -1104,8 +1035,8 @@ static la_ssize_t archive_to_dbuf(struct archive *a, void *client, const void *b
 {
     dbuf *b = client;
 
-    db_add(b, buf, n);
-    if (b->fail != DB_OK) {
+    avtb_buf_add(b, buf, n);
+    if (b->fail != AVTB_BUF_OK) {
         archive_set_error(a, ENOMEM, "document too large or out of memory");
         return -1;
     }
@@ -1233,7 +1164,8 @@ typedef struct ooxml {
 static dbuf *ooxml_part(ooxml *o, const char *name)
 {
     o->names[o->n] = name;
-    db_str(&o->parts[o->n], XML_DECL);
+    o->parts[o->n].limit = DOCFMT_MAX_OUTPUT;
+    avtb_buf_str(&o->parts[o->n], XML_DECL);
     return &o->parts[o->n++];
 }
 
@@ -1253,50 +1185,51 @@ static avtb_err ooxml_finish(ooxml *o, time_t mtime, const char *fmt, dbuf *out,
 static void ooxml_free(ooxml *o)
 {
     for (size_t i = 0; i < o->n; i++)
-        db_free(&o->parts[i]);
+        avtb_buf_free(&o->parts[i]);
 }
 
 static void xml_elem(dbuf *b, const char *tag, const char *text)
 {
     if (text == NULL)
         return;
-    db_printf(b, "<%s>", tag);
+    avtb_buf_printf(b, "<%s>", tag);
     db_xml(b, text);
-    db_printf(b, "</%s>", tag);
+    avtb_buf_printf(b, "</%s>", tag);
 }
 
 /* docProps/core.xml: the document's properties, meta_token in keywords and description. */
 static void ooxml_core(dbuf *b, const avtb_doc_model *m)
 {
-    db_str(b, "<cp:coreProperties xmlns:cp=\"http://schemas.openxmlformats.org/package/2006/"
-              "metadata/core-properties\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" "
-              "xmlns:dcterms=\"http://purl.org/dc/terms/\" "
-              "xmlns:dcmitype=\"http://purl.org/dc/dcmitype/\" "
-              "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">");
+    avtb_buf_str(b, "<cp:coreProperties xmlns:cp=\"http://schemas.openxmlformats.org/package/2006/"
+                    "metadata/core-properties\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" "
+                    "xmlns:dcterms=\"http://purl.org/dc/terms/\" "
+                    "xmlns:dcmitype=\"http://purl.org/dc/dcmitype/\" "
+                    "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">");
     xml_elem(b, "dc:title", m->title);
     xml_elem(b, "dc:subject", m->reference);
     xml_elem(b, "dc:creator", m->author);
     xml_elem(b, "cp:keywords", m->meta_token);
     xml_elem(b, "dc:description", m->meta_token);
     xml_elem(b, "cp:lastModifiedBy", m->author);
-    db_str(b, "<cp:revision>1</cp:revision><dcterms:created xsi:type=\"dcterms:W3CDTF\">");
+    avtb_buf_str(b, "<cp:revision>1</cp:revision><dcterms:created xsi:type=\"dcterms:W3CDTF\">");
     db_date_w3c(b, m->created);
-    db_str(b, "</dcterms:created><dcterms:modified xsi:type=\"dcterms:W3CDTF\">");
+    avtb_buf_str(b, "</dcterms:created><dcterms:modified xsi:type=\"dcterms:W3CDTF\">");
     db_date_w3c(b, m->created);
-    db_str(b, "</dcterms:modified></cp:coreProperties>");
+    avtb_buf_str(b, "</dcterms:modified></cp:coreProperties>");
 }
 
 static void ooxml_root_rels(dbuf *b, const char *main_part)
 {
-    db_printf(b,
-              "<Relationships xmlns=\"" NS_REL_PKG "\">"
-              "<Relationship Id=\"rId3\" Type=\"" REL_DOC "extended-properties\" "
-              "Target=\"docProps/app.xml\"/>"
-              "<Relationship Id=\"rId2\" Type=\"http://schemas.openxmlformats.org/package/2006/"
-              "relationships/metadata/core-properties\" Target=\"docProps/core.xml\"/>"
-              "<Relationship Id=\"rId1\" Type=\"" REL_DOC "officeDocument\" Target=\"%s\"/>"
-              "</Relationships>",
-              main_part);
+    avtb_buf_printf(
+        b,
+        "<Relationships xmlns=\"" NS_REL_PKG "\">"
+        "<Relationship Id=\"rId3\" Type=\"" REL_DOC "extended-properties\" "
+        "Target=\"docProps/app.xml\"/>"
+        "<Relationship Id=\"rId2\" Type=\"http://schemas.openxmlformats.org/package/2006/"
+        "relationships/metadata/core-properties\" Target=\"docProps/core.xml\"/>"
+        "<Relationship Id=\"rId1\" Type=\"" REL_DOC "officeDocument\" Target=\"%s\"/>"
+        "</Relationships>",
+        main_part);
 }
 
 /* Words and characters, for app.xml's statistics. */
@@ -1328,22 +1261,22 @@ static void count_text(text_stats *st, const char *s)
 /* A run of text; xml:space keeps edge spaces. */
 static void w_run(dbuf *b, const char *rpr, const char *text)
 {
-    db_str(b, "<w:r>");
+    avtb_buf_str(b, "<w:r>");
     if (rpr != NULL)
-        db_printf(b, "<w:rPr>%s</w:rPr>", rpr);
-    db_str(b, "<w:t xml:space=\"preserve\">");
+        avtb_buf_printf(b, "<w:rPr>%s</w:rPr>", rpr);
+    avtb_buf_str(b, "<w:t xml:space=\"preserve\">");
     db_xml(b, text);
-    db_str(b, "</w:t></w:r>");
+    avtb_buf_str(b, "</w:t></w:r>");
 }
 
 static void w_para(dbuf *b, const char *ppr, const char *rpr, const char *text)
 {
-    db_str(b, "<w:p>");
+    avtb_buf_str(b, "<w:p>");
     if (ppr != NULL)
-        db_printf(b, "<w:pPr>%s</w:pPr>", ppr);
+        avtb_buf_printf(b, "<w:pPr>%s</w:pPr>", ppr);
     if (text != NULL && *text)
         w_run(b, rpr, text);
-    db_str(b, "</w:p>");
+    avtb_buf_str(b, "</w:p>");
 }
 
 /* A header or footer part holding the marking, centred and bold. */
@@ -1351,10 +1284,10 @@ static void docx_banner(dbuf *b, const char *root, const char *style, const char
 {
     char ppr[64];
 
-    db_printf(b, "<w:%s xmlns:w=\"" NS_W "\" xmlns:r=\"" NS_REL_DOC "\">", root);
+    avtb_buf_printf(b, "<w:%s xmlns:w=\"" NS_W "\" xmlns:r=\"" NS_REL_DOC "\">", root);
     snprintf(ppr, sizeof(ppr), "<w:pStyle w:val=\"%s\"/><w:jc w:val=\"center\"/>", style);
     w_para(b, ppr, "<w:b/><w:bCs/>", marking);
-    db_printf(b, "</w:%s>", root);
+    avtb_buf_printf(b, "</w:%s>", root);
 }
 
 /*
@@ -1364,82 +1297,84 @@ static void docx_banner(dbuf *b, const char *root, const char *style, const char
  */
 static void docx_logo(dbuf *b, const avtb_doc_model *m)
 {
-    db_str(b, "<w:p><w:pPr><w:jc w:val=\"right\"/></w:pPr><w:r><w:drawing>"
-              "<wp:inline distT=\"0\" distB=\"0\" distL=\"0\" distR=\"0\">"
-              "<wp:extent cx=\"1828800\" cy=\"609600\"/>"
-              "<wp:effectExtent l=\"0\" t=\"0\" r=\"0\" b=\"0\"/>"
-              "<wp:docPr id=\"1\" name=\"Picture 1\" descr=\"");
+    avtb_buf_str(b, "<w:p><w:pPr><w:jc w:val=\"right\"/></w:pPr><w:r><w:drawing>"
+                    "<wp:inline distT=\"0\" distB=\"0\" distL=\"0\" distR=\"0\">"
+                    "<wp:extent cx=\"1828800\" cy=\"609600\"/>"
+                    "<wp:effectExtent l=\"0\" t=\"0\" r=\"0\" b=\"0\"/>"
+                    "<wp:docPr id=\"1\" name=\"Picture 1\" descr=\"");
     db_xml(b, m->organisation != NULL ? m->organisation : "Logo");
-    db_str(b, "\"/><wp:cNvGraphicFramePr><a:graphicFrameLocks noChangeAspect=\"1\"/>"
-              "</wp:cNvGraphicFramePr><a:graphic><a:graphicData "
-              "uri=\"http://schemas.openxmlformats.org/drawingml/2006/picture\"><pic:pic>"
-              "<pic:nvPicPr><pic:cNvPr id=\"0\" name=\"logo.png\"/><pic:cNvPicPr/></pic:nvPicPr>"
-              "<pic:blipFill><a:blip r:link=\"rId6\"/><a:stretch><a:fillRect/></a:stretch>"
-              "</pic:blipFill><pic:spPr><a:xfrm><a:off x=\"0\" y=\"0\"/>"
-              "<a:ext cx=\"1828800\" cy=\"609600\"/></a:xfrm><a:prstGeom prst=\"rect\">"
-              "<a:avLst/></a:prstGeom></pic:spPr></pic:pic></a:graphicData></a:graphic>"
-              "</wp:inline></w:drawing></w:r></w:p>");
+    avtb_buf_str(b,
+                 "\"/><wp:cNvGraphicFramePr><a:graphicFrameLocks noChangeAspect=\"1\"/>"
+                 "</wp:cNvGraphicFramePr><a:graphic><a:graphicData "
+                 "uri=\"http://schemas.openxmlformats.org/drawingml/2006/picture\"><pic:pic>"
+                 "<pic:nvPicPr><pic:cNvPr id=\"0\" name=\"logo.png\"/><pic:cNvPicPr/></pic:nvPicPr>"
+                 "<pic:blipFill><a:blip r:link=\"rId6\"/><a:stretch><a:fillRect/></a:stretch>"
+                 "</pic:blipFill><pic:spPr><a:xfrm><a:off x=\"0\" y=\"0\"/>"
+                 "<a:ext cx=\"1828800\" cy=\"609600\"/></a:xfrm><a:prstGeom prst=\"rect\">"
+                 "<a:avLst/></a:prstGeom></pic:spPr></pic:pic></a:graphicData></a:graphic>"
+                 "</wp:inline></w:drawing></w:r></w:p>");
 }
 
 static void docx_table(dbuf *b, const avtb_doc_model *m)
 {
     size_t colw = 9026 / m->ncols; /* A4 text width in twips, shared out */
 
-    db_str(b, "<w:tbl><w:tblPr><w:tblStyle w:val=\"TableGrid\"/><w:tblW w:w=\"0\" "
-              "w:type=\"auto\"/><w:tblLook w:val=\"04A0\" w:firstRow=\"1\" w:lastRow=\"0\" "
-              "w:firstColumn=\"1\" w:lastColumn=\"0\" w:noHBand=\"0\" w:noVBand=\"1\"/>"
-              "</w:tblPr><w:tblGrid>");
+    avtb_buf_str(b, "<w:tbl><w:tblPr><w:tblStyle w:val=\"TableGrid\"/><w:tblW w:w=\"0\" "
+                    "w:type=\"auto\"/><w:tblLook w:val=\"04A0\" w:firstRow=\"1\" w:lastRow=\"0\" "
+                    "w:firstColumn=\"1\" w:lastColumn=\"0\" w:noHBand=\"0\" w:noVBand=\"1\"/>"
+                    "</w:tblPr><w:tblGrid>");
     for (size_t c = 0; c < m->ncols; c++)
-        db_printf(b, "<w:gridCol w:w=\"%zu\"/>", colw);
-    db_str(b, "</w:tblGrid>");
+        avtb_buf_printf(b, "<w:gridCol w:w=\"%zu\"/>", colw);
+    avtb_buf_str(b, "</w:tblGrid>");
     for (size_t r = 0; r < m->nrows; r++) {
-        db_str(b, "<w:tr>");
+        avtb_buf_str(b, "<w:tr>");
         if (r == 0)
-            db_str(b, "<w:trPr><w:tblHeader/></w:trPr>");
+            avtb_buf_str(b, "<w:trPr><w:tblHeader/></w:trPr>");
         for (size_t c = 0; c < m->ncols; c++) {
-            db_printf(b, "<w:tc><w:tcPr><w:tcW w:w=\"%zu\" w:type=\"dxa\"/></w:tcPr>", colw);
+            avtb_buf_printf(b, "<w:tc><w:tcPr><w:tcW w:w=\"%zu\" w:type=\"dxa\"/></w:tcPr>", colw);
             w_para(b, NULL, r == 0 ? "<w:b/><w:bCs/>" : NULL, m->table[r * m->ncols + c]);
-            db_str(b, "</w:tc>");
+            avtb_buf_str(b, "</w:tc>");
         }
-        db_str(b, "</w:tr>");
+        avtb_buf_str(b, "</w:tr>");
     }
-    db_str(b, "</w:tbl>");
+    avtb_buf_str(b, "</w:tbl>");
 }
 
 static void docx_document(dbuf *b, const avtb_doc_model *m)
 {
-    db_str(b, "<w:document xmlns:w=\"" NS_W "\" xmlns:r=\"" NS_REL_DOC "\" "
-              "xmlns:wp=\"http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing\" "
-              "xmlns:a=\"http://schemas.openxmlformats.org/drawingml/2006/main\" "
-              "xmlns:pic=\"http://schemas.openxmlformats.org/drawingml/2006/picture\"><w:body>");
+    avtb_buf_str(
+        b, "<w:document xmlns:w=\"" NS_W "\" xmlns:r=\"" NS_REL_DOC "\" "
+           "xmlns:wp=\"http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing\" "
+           "xmlns:a=\"http://schemas.openxmlformats.org/drawingml/2006/main\" "
+           "xmlns:pic=\"http://schemas.openxmlformats.org/drawingml/2006/picture\"><w:body>");
     if (m->beacon_url != NULL)
         docx_logo(b, m);
     if (m->title != NULL)
         w_para(b, "<w:pStyle w:val=\"Title\"/>", NULL, m->title);
     if (m->reference != NULL) {
-        db_str(b, "<w:p>");
+        avtb_buf_str(b, "<w:p>");
         w_run(b, "<w:b/><w:bCs/>", "Reference: ");
         w_run(b, NULL, m->reference);
-        db_str(b, "</w:p>");
+        avtb_buf_str(b, "</w:p>");
     }
     if (m->author != NULL || m->organisation != NULL) {
-        db_str(b, "<w:p>");
+        avtb_buf_str(b, "<w:p>");
         if (m->author != NULL)
             w_run(b, NULL, m->author);
         if (m->author != NULL && m->organisation != NULL)
             w_run(b, NULL, ", ");
         if (m->organisation != NULL)
             w_run(b, NULL, m->organisation);
-        db_str(b, "</w:p>");
+        avtb_buf_str(b, "</w:p>");
     }
     {
-        dbuf date = {0};
+        dbuf date = DBUF_INIT;
 
         db_date_long(&date, m->created);
-        w_para(b, NULL, NULL, date.fail == DB_OK ? (const char *)date.p : "");
-        if (date.fail != DB_OK)
+        w_para(b, NULL, NULL, date.fail == AVTB_BUF_OK ? (const char *)date.p : "");
+        if (date.fail != AVTB_BUF_OK)
             b->fail = date.fail;
-        db_free(&date);
+        avtb_buf_free(&date);
     }
     for (size_t i = 0; i < m->nparagraphs; i++)
         w_para(b, NULL, NULL, m->paragraphs[i]);
@@ -1447,13 +1382,13 @@ static void docx_document(dbuf *b, const avtb_doc_model *m)
         docx_table(b, m);
         w_para(b, NULL, NULL, NULL); /* Word ends a body after a table with a paragraph */
     }
-    db_str(b, "<w:sectPr>");
+    avtb_buf_str(b, "<w:sectPr>");
     if (m->marking != NULL)
-        db_str(b, "<w:headerReference w:type=\"default\" r:id=\"rId4\"/>"
-                  "<w:footerReference w:type=\"default\" r:id=\"rId5\"/>");
-    db_str(b, "<w:pgSz w:w=\"11906\" w:h=\"16838\"/><w:pgMar w:top=\"1440\" w:right=\"1440\" "
-              "w:bottom=\"1440\" w:left=\"1440\" w:header=\"708\" w:footer=\"708\" "
-              "w:gutter=\"0\"/><w:cols w:space=\"708\"/></w:sectPr></w:body></w:document>");
+        avtb_buf_str(b, "<w:headerReference w:type=\"default\" r:id=\"rId4\"/>"
+                        "<w:footerReference w:type=\"default\" r:id=\"rId5\"/>");
+    avtb_buf_str(b, "<w:pgSz w:w=\"11906\" w:h=\"16838\"/><w:pgMar w:top=\"1440\" w:right=\"1440\" "
+                    "w:bottom=\"1440\" w:left=\"1440\" w:header=\"708\" w:footer=\"708\" "
+                    "w:gutter=\"0\"/><w:cols w:space=\"708\"/></w:sectPr></w:body></w:document>");
 }
 
 static const char docx_styles[] =
@@ -1509,22 +1444,23 @@ static void docx_app(dbuf *b, const avtb_doc_model *m)
         count_text(&st, m->paragraphs[i]);
     for (size_t i = 0; i < m->nrows * m->ncols; i++)
         count_text(&st, m->table[i]);
-    db_printf(b,
-              "<Properties xmlns=\"http://schemas.openxmlformats.org/officeDocument/2006/"
-              "extended-properties\" xmlns:vt=\"http://schemas.openxmlformats.org/officeDocument/"
-              "2006/docPropsVTypes\"><Template>Normal.dotm</Template><TotalTime>%zu</TotalTime>"
-              "<Pages>%zu</Pages><Words>%zu</Words><Characters>%zu</Characters>"
-              "<Application>Microsoft Office Word</Application><DocSecurity>0</DocSecurity>"
-              "<Lines>%zu</Lines><Paragraphs>%zu</Paragraphs><ScaleCrop>false</ScaleCrop>",
-              1 + st.words / 40, 1 + st.words / 450, st.words, st.chars, 1 + st.chars_spaces / 80,
-              m->nparagraphs + 1);
+    avtb_buf_printf(
+        b,
+        "<Properties xmlns=\"http://schemas.openxmlformats.org/officeDocument/2006/"
+        "extended-properties\" xmlns:vt=\"http://schemas.openxmlformats.org/officeDocument/"
+        "2006/docPropsVTypes\"><Template>Normal.dotm</Template><TotalTime>%zu</TotalTime>"
+        "<Pages>%zu</Pages><Words>%zu</Words><Characters>%zu</Characters>"
+        "<Application>Microsoft Office Word</Application><DocSecurity>0</DocSecurity>"
+        "<Lines>%zu</Lines><Paragraphs>%zu</Paragraphs><ScaleCrop>false</ScaleCrop>",
+        1 + st.words / 40, 1 + st.words / 450, st.words, st.chars, 1 + st.chars_spaces / 80,
+        m->nparagraphs + 1);
     xml_elem(b, "Company", m->organisation);
-    db_printf(b,
-              "<LinksUpToDate>false</LinksUpToDate><CharactersWithSpaces>%zu"
-              "</CharactersWithSpaces><SharedDoc>false</SharedDoc>"
-              "<HyperlinksChanged>false</HyperlinksChanged><AppVersion>16.0000</AppVersion>"
-              "</Properties>",
-              st.chars_spaces);
+    avtb_buf_printf(b,
+                    "<LinksUpToDate>false</LinksUpToDate><CharactersWithSpaces>%zu"
+                    "</CharactersWithSpaces><SharedDoc>false</SharedDoc>"
+                    "<HyperlinksChanged>false</HyperlinksChanged><AppVersion>16.0000</AppVersion>"
+                    "</Properties>",
+                    st.chars_spaces);
 }
 
 static avtb_err write_docx(const avtb_doc_model *m, dbuf *out, avtb_error *err)
@@ -1534,44 +1470,46 @@ static avtb_err write_docx(const avtb_doc_model *m, dbuf *out, avtb_error *err)
     avtb_err r;
 
     b = ooxml_part(&o, "[Content_Types].xml");
-    db_str(b, "<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">"
-              "<Default Extension=\"rels\" "
-              "ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>"
-              "<Default Extension=\"xml\" ContentType=\"application/xml\"/>"
-              "<Override PartName=\"/word/document.xml\" ContentType=\"" CT_OOXML
-              "wordprocessingml.document.main+xml\"/>"
-              "<Override PartName=\"/word/styles.xml\" ContentType=\"" CT_OOXML
-              "wordprocessingml.styles+xml\"/>"
-              "<Override PartName=\"/word/settings.xml\" ContentType=\"" CT_OOXML
-              "wordprocessingml.settings+xml\"/>");
+    avtb_buf_str(b, "<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">"
+                    "<Default Extension=\"rels\" "
+                    "ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>"
+                    "<Default Extension=\"xml\" ContentType=\"application/xml\"/>"
+                    "<Override PartName=\"/word/document.xml\" ContentType=\"" CT_OOXML
+                    "wordprocessingml.document.main+xml\"/>"
+                    "<Override PartName=\"/word/styles.xml\" ContentType=\"" CT_OOXML
+                    "wordprocessingml.styles+xml\"/>"
+                    "<Override PartName=\"/word/settings.xml\" ContentType=\"" CT_OOXML
+                    "wordprocessingml.settings+xml\"/>");
     if (m->marking != NULL)
-        db_str(b, "<Override PartName=\"/word/header1.xml\" ContentType=\"" CT_OOXML
-                  "wordprocessingml.header+xml\"/>"
-                  "<Override PartName=\"/word/footer1.xml\" ContentType=\"" CT_OOXML
-                  "wordprocessingml.footer+xml\"/>");
-    db_str(b, "<Override PartName=\"/docProps/core.xml\" "
-              "ContentType=\"application/vnd.openxmlformats-package.core-properties+xml\"/>"
-              "<Override PartName=\"/docProps/app.xml\" ContentType=\"" CT_OOXML
-              "extended-properties+xml\"/></Types>");
+        avtb_buf_str(b, "<Override PartName=\"/word/header1.xml\" ContentType=\"" CT_OOXML
+                        "wordprocessingml.header+xml\"/>"
+                        "<Override PartName=\"/word/footer1.xml\" ContentType=\"" CT_OOXML
+                        "wordprocessingml.footer+xml\"/>");
+    avtb_buf_str(b, "<Override PartName=\"/docProps/core.xml\" "
+                    "ContentType=\"application/vnd.openxmlformats-package.core-properties+xml\"/>"
+                    "<Override PartName=\"/docProps/app.xml\" ContentType=\"" CT_OOXML
+                    "extended-properties+xml\"/></Types>");
     ooxml_root_rels(ooxml_part(&o, "_rels/.rels"), "word/document.xml");
 
     b = ooxml_part(&o, "word/_rels/document.xml.rels");
-    db_str(b, "<Relationships xmlns=\"" NS_REL_PKG "\">"
-              "<Relationship Id=\"rId2\" Type=\"" REL_DOC "settings\" Target=\"settings.xml\"/>"
-              "<Relationship Id=\"rId1\" Type=\"" REL_DOC "styles\" Target=\"styles.xml\"/>");
+    avtb_buf_str(b,
+                 "<Relationships xmlns=\"" NS_REL_PKG "\">"
+                 "<Relationship Id=\"rId2\" Type=\"" REL_DOC "settings\" Target=\"settings.xml\"/>"
+                 "<Relationship Id=\"rId1\" Type=\"" REL_DOC "styles\" Target=\"styles.xml\"/>");
     if (m->marking != NULL)
-        db_str(b, "<Relationship Id=\"rId4\" Type=\"" REL_DOC "header\" Target=\"header1.xml\"/>"
-                  "<Relationship Id=\"rId5\" Type=\"" REL_DOC "footer\" Target=\"footer1.xml\"/>");
+        avtb_buf_str(
+            b, "<Relationship Id=\"rId4\" Type=\"" REL_DOC "header\" Target=\"header1.xml\"/>"
+               "<Relationship Id=\"rId5\" Type=\"" REL_DOC "footer\" Target=\"footer1.xml\"/>");
     if (m->beacon_url != NULL) {
-        db_str(b, "<Relationship Id=\"rId6\" Type=\"" REL_DOC "image\" Target=\"");
+        avtb_buf_str(b, "<Relationship Id=\"rId6\" Type=\"" REL_DOC "image\" Target=\"");
         db_xml(b, m->beacon_url);
-        db_str(b, "\" TargetMode=\"External\"/>");
+        avtb_buf_str(b, "\" TargetMode=\"External\"/>");
     }
-    db_str(b, "</Relationships>");
+    avtb_buf_str(b, "</Relationships>");
 
     docx_document(ooxml_part(&o, "word/document.xml"), m);
-    db_str(ooxml_part(&o, "word/styles.xml"), docx_styles);
-    db_str(ooxml_part(&o, "word/settings.xml"), docx_settings);
+    avtb_buf_str(ooxml_part(&o, "word/styles.xml"), docx_styles);
+    avtb_buf_str(ooxml_part(&o, "word/settings.xml"), docx_settings);
     if (m->marking != NULL) {
         docx_banner(ooxml_part(&o, "word/header1.xml"), "hdr", "Header", m->marking);
         docx_banner(ooxml_part(&o, "word/footer1.xml"), "ftr", "Footer", m->marking);
@@ -1608,7 +1546,7 @@ static void db_colname(dbuf *b, size_t col)
         col = (col - 1) / 26;
     }
     while (n > 0)
-        db_byte(b, tmp[--n]);
+        avtb_buf_byte(b, tmp[--n]);
 }
 
 /*
@@ -1638,25 +1576,25 @@ static bool xlsx_number(const char *s)
 static void sheet_row(sheet *sh, size_t row)
 {
     if (sh->row > 0)
-        db_str(sh->data, "</row>");
-    db_printf(sh->data, "<row r=\"%zu\">", row);
+        avtb_buf_str(sh->data, "</row>");
+    avtb_buf_printf(sh->data, "<row r=\"%zu\">", row);
     sh->row = row;
 }
 
 static void sheet_cell(sheet *sh, size_t col, const char *text, int style)
 {
-    db_str(sh->data, "<c r=\"");
+    avtb_buf_str(sh->data, "<c r=\"");
     db_colname(sh->data, col);
-    db_printf(sh->data, "%zu\"", sh->row);
+    avtb_buf_printf(sh->data, "%zu\"", sh->row);
     if (style != XS_NORMAL)
-        db_printf(sh->data, " s=\"%d\"", style);
+        avtb_buf_printf(sh->data, " s=\"%d\"", style);
     if (xlsx_number(text)) {
-        db_printf(sh->data, "><v>%s</v></c>", text);
+        avtb_buf_printf(sh->data, "><v>%s</v></c>", text);
     } else {
-        db_printf(sh->data, " t=\"s\"><v>%zu</v></c>", sh->nsst++);
-        db_str(sh->sst, "<si><t xml:space=\"preserve\">");
+        avtb_buf_printf(sh->data, " t=\"s\"><v>%zu</v></c>", sh->nsst++);
+        avtb_buf_str(sh->sst, "<si><t xml:space=\"preserve\">");
         db_xml(sh->sst, text);
-        db_str(sh->sst, "</t></si>");
+        avtb_buf_str(sh->sst, "</t></si>");
     }
     if (col > sh->maxcol)
         sh->maxcol = col;
@@ -1665,15 +1603,15 @@ static void sheet_cell(sheet *sh, size_t col, const char *text, int style)
 /* A print header/footer string: centred, bold, '&' doubled as Excel's codes want. */
 static void xlsx_hf(dbuf *b, const char *tag, const char *marking)
 {
-    db_printf(b, "<%s>&amp;C&amp;&quot;-,Bold&quot;", tag);
+    avtb_buf_printf(b, "<%s>&amp;C&amp;&quot;-,Bold&quot;", tag);
     for (const char *p = marking; *p; p++) {
         char one[2] = {*p, '\0'};
 
         db_xml(b, one);
         if (*p == '&')
-            db_str(b, "&amp;");
+            avtb_buf_str(b, "&amp;");
     }
-    db_printf(b, "</%s>", tag);
+    avtb_buf_printf(b, "</%s>", tag);
 }
 
 /*
@@ -1684,7 +1622,7 @@ static void xlsx_hf(dbuf *b, const char *tag, const char *marking)
  */
 static void xlsx_sheet(dbuf *b, dbuf *sst, size_t *nsst, size_t *link_row, const avtb_doc_model *m)
 {
-    dbuf data = {0};
+    dbuf data = DBUF_INIT;
     sheet sh = {&data, sst, 0, 0, 0};
     size_t row = 0;
 
@@ -1727,18 +1665,19 @@ static void xlsx_sheet(dbuf *b, dbuf *sst, size_t *nsst, size_t *link_row, const
         sheet_cell(&sh, 0, m->marking, XS_BOLD);
     }
     if (sh.row > 0)
-        db_str(&data, "</row>");
+        avtb_buf_str(&data, "</row>");
 
-    db_str(b, "<worksheet xmlns=\"" NS_S "\" xmlns:r=\"" NS_REL_DOC "\"><dimension ref=\"A1");
+    avtb_buf_str(b, "<worksheet xmlns=\"" NS_S "\" xmlns:r=\"" NS_REL_DOC "\"><dimension ref=\"A1");
     if (row > 1 || sh.maxcol > 0) {
-        db_byte(b, ':');
+        avtb_buf_byte(b, ':');
         db_colname(b, sh.maxcol);
-        db_printf(b, "%zu", row > 0 ? row : 1);
+        avtb_buf_printf(b, "%zu", row > 0 ? row : 1);
     }
-    db_str(b, "\"/><sheetViews><sheetView tabSelected=\"1\" workbookViewId=\"0\"/></sheetViews>"
-              "<sheetFormatPr defaultRowHeight=\"15\"/>");
+    avtb_buf_str(b,
+                 "\"/><sheetViews><sheetView tabSelected=\"1\" workbookViewId=\"0\"/></sheetViews>"
+                 "<sheetFormatPr defaultRowHeight=\"15\"/>");
     if (m->ncols > 0) {
-        db_str(b, "<cols>");
+        avtb_buf_str(b, "<cols>");
         for (size_t c = 0; c < m->ncols; c++) {
             size_t w = 8;
 
@@ -1749,31 +1688,33 @@ static void xlsx_sheet(dbuf *b, dbuf *sst, size_t *nsst, size_t *link_row, const
                 if (cw > w)
                     w = cw;
             }
-            db_printf(b, "<col min=\"%zu\" max=\"%zu\" width=\"%zu.7109375\" customWidth=\"1\"/>",
-                      c + 1, c + 1, (w < 60 ? w : 60) + 2);
+            avtb_buf_printf(
+                b, "<col min=\"%zu\" max=\"%zu\" width=\"%zu.7109375\" customWidth=\"1\"/>", c + 1,
+                c + 1, (w < 60 ? w : 60) + 2);
         }
-        db_str(b, "</cols>");
+        avtb_buf_str(b, "</cols>");
     }
-    db_str(b, "<sheetData>");
-    if (data.fail != DB_OK)
+    avtb_buf_str(b, "<sheetData>");
+    if (data.fail != AVTB_BUF_OK)
         b->fail = data.fail;
     else
-        db_add(b, data.p, data.len);
-    db_str(b, "</sheetData>");
+        avtb_buf_add(b, data.p, data.len);
+    avtb_buf_str(b, "</sheetData>");
     if (*link_row > 0)
-        db_printf(b, "<hyperlinks><hyperlink ref=\"A%zu\" r:id=\"rId1\"/></hyperlinks>", *link_row);
-    db_str(b, "<pageMargins left=\"0.7\" right=\"0.7\" top=\"0.75\" bottom=\"0.75\" "
-              "header=\"0.3\" footer=\"0.3\"/><pageSetup paperSize=\"9\" "
-              "orientation=\"landscape\"/>");
+        avtb_buf_printf(b, "<hyperlinks><hyperlink ref=\"A%zu\" r:id=\"rId1\"/></hyperlinks>",
+                        *link_row);
+    avtb_buf_str(b, "<pageMargins left=\"0.7\" right=\"0.7\" top=\"0.75\" bottom=\"0.75\" "
+                    "header=\"0.3\" footer=\"0.3\"/><pageSetup paperSize=\"9\" "
+                    "orientation=\"landscape\"/>");
     if (m->marking != NULL) {
-        db_str(b, "<headerFooter>");
+        avtb_buf_str(b, "<headerFooter>");
         xlsx_hf(b, "oddHeader", m->marking);
         xlsx_hf(b, "oddFooter", m->marking);
-        db_str(b, "</headerFooter>");
+        avtb_buf_str(b, "</headerFooter>");
     }
-    db_str(b, "</worksheet>");
+    avtb_buf_str(b, "</worksheet>");
     *nsst = sh.nsst;
-    db_free(&data);
+    avtb_buf_free(&data);
 }
 
 static const char xlsx_styles[] =
@@ -1801,74 +1742,75 @@ static const char xlsx_styles[] =
 static avtb_err write_xlsx(const avtb_doc_model *m, dbuf *out, avtb_error *err)
 {
     ooxml o = {0};
-    dbuf sst = {0}, *b, *ws;
+    dbuf sst = DBUF_INIT, *b, *ws;
     size_t nsst = 0, link_row = 0;
     avtb_err r;
 
     b = ooxml_part(&o, "[Content_Types].xml");
-    db_str(b, "<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">"
-              "<Default Extension=\"rels\" "
-              "ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>"
-              "<Default Extension=\"xml\" ContentType=\"application/xml\"/>"
-              "<Override PartName=\"/xl/workbook.xml\" ContentType=\"" CT_OOXML
-              "spreadsheetml.sheet.main+xml\"/>"
-              "<Override PartName=\"/xl/worksheets/sheet1.xml\" ContentType=\"" CT_OOXML
-              "spreadsheetml.worksheet+xml\"/>"
-              "<Override PartName=\"/xl/styles.xml\" ContentType=\"" CT_OOXML
-              "spreadsheetml.styles+xml\"/>"
-              "<Override PartName=\"/xl/sharedStrings.xml\" ContentType=\"" CT_OOXML
-              "spreadsheetml.sharedStrings+xml\"/>"
-              "<Override PartName=\"/docProps/core.xml\" "
-              "ContentType=\"application/vnd.openxmlformats-package.core-properties+xml\"/>"
-              "<Override PartName=\"/docProps/app.xml\" ContentType=\"" CT_OOXML
-              "extended-properties+xml\"/></Types>");
+    avtb_buf_str(b, "<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">"
+                    "<Default Extension=\"rels\" "
+                    "ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>"
+                    "<Default Extension=\"xml\" ContentType=\"application/xml\"/>"
+                    "<Override PartName=\"/xl/workbook.xml\" ContentType=\"" CT_OOXML
+                    "spreadsheetml.sheet.main+xml\"/>"
+                    "<Override PartName=\"/xl/worksheets/sheet1.xml\" ContentType=\"" CT_OOXML
+                    "spreadsheetml.worksheet+xml\"/>"
+                    "<Override PartName=\"/xl/styles.xml\" ContentType=\"" CT_OOXML
+                    "spreadsheetml.styles+xml\"/>"
+                    "<Override PartName=\"/xl/sharedStrings.xml\" ContentType=\"" CT_OOXML
+                    "spreadsheetml.sharedStrings+xml\"/>"
+                    "<Override PartName=\"/docProps/core.xml\" "
+                    "ContentType=\"application/vnd.openxmlformats-package.core-properties+xml\"/>"
+                    "<Override PartName=\"/docProps/app.xml\" ContentType=\"" CT_OOXML
+                    "extended-properties+xml\"/></Types>");
     ooxml_root_rels(ooxml_part(&o, "_rels/.rels"), "xl/workbook.xml");
-    db_str(ooxml_part(&o, "xl/_rels/workbook.xml.rels"),
-           "<Relationships xmlns=\"" NS_REL_PKG "\">"
-           "<Relationship Id=\"rId3\" Type=\"" REL_DOC "sharedStrings\" "
-           "Target=\"sharedStrings.xml\"/>"
-           "<Relationship Id=\"rId2\" Type=\"" REL_DOC "styles\" Target=\"styles.xml\"/>"
-           "<Relationship Id=\"rId1\" Type=\"" REL_DOC "worksheet\" "
-           "Target=\"worksheets/sheet1.xml\"/></Relationships>");
-    db_str(ooxml_part(&o, "xl/workbook.xml"),
-           "<workbook xmlns=\"" NS_S "\" xmlns:r=\"" NS_REL_DOC "\">"
-           "<bookViews><workbookView xWindow=\"0\" yWindow=\"0\" windowWidth=\"28800\" "
-           "windowHeight=\"12300\"/></bookViews><sheets><sheet name=\"Sheet1\" sheetId=\"1\" "
-           "r:id=\"rId1\"/></sheets><calcPr calcId=\"191029\"/></workbook>");
+    avtb_buf_str(ooxml_part(&o, "xl/_rels/workbook.xml.rels"),
+                 "<Relationships xmlns=\"" NS_REL_PKG "\">"
+                 "<Relationship Id=\"rId3\" Type=\"" REL_DOC "sharedStrings\" "
+                 "Target=\"sharedStrings.xml\"/>"
+                 "<Relationship Id=\"rId2\" Type=\"" REL_DOC "styles\" Target=\"styles.xml\"/>"
+                 "<Relationship Id=\"rId1\" Type=\"" REL_DOC "worksheet\" "
+                 "Target=\"worksheets/sheet1.xml\"/></Relationships>");
+    avtb_buf_str(ooxml_part(&o, "xl/workbook.xml"),
+                 "<workbook xmlns=\"" NS_S "\" xmlns:r=\"" NS_REL_DOC "\">"
+                 "<bookViews><workbookView xWindow=\"0\" yWindow=\"0\" windowWidth=\"28800\" "
+                 "windowHeight=\"12300\"/></bookViews><sheets><sheet name=\"Sheet1\" sheetId=\"1\" "
+                 "r:id=\"rId1\"/></sheets><calcPr calcId=\"191029\"/></workbook>");
     ws = ooxml_part(&o, "xl/worksheets/sheet1.xml");
     xlsx_sheet(ws, &sst, &nsst, &link_row, m);
     if (link_row > 0) {
         b = ooxml_part(&o, "xl/worksheets/_rels/sheet1.xml.rels");
-        db_str(b, "<Relationships xmlns=\"" NS_REL_PKG "\"><Relationship Id=\"rId1\" "
-                  "Type=\"" REL_DOC "hyperlink\" Target=\"");
+        avtb_buf_str(b, "<Relationships xmlns=\"" NS_REL_PKG "\"><Relationship Id=\"rId1\" "
+                        "Type=\"" REL_DOC "hyperlink\" Target=\"");
         db_xml(b, m->beacon_url);
-        db_str(b, "\" TargetMode=\"External\"/></Relationships>");
+        avtb_buf_str(b, "\" TargetMode=\"External\"/></Relationships>");
     }
-    db_str(ooxml_part(&o, "xl/styles.xml"), xlsx_styles);
+    avtb_buf_str(ooxml_part(&o, "xl/styles.xml"), xlsx_styles);
     b = ooxml_part(&o, "xl/sharedStrings.xml");
-    db_printf(b, "<sst xmlns=\"" NS_S "\" count=\"%zu\" uniqueCount=\"%zu\">", nsst, nsst);
-    if (sst.fail != DB_OK)
+    avtb_buf_printf(b, "<sst xmlns=\"" NS_S "\" count=\"%zu\" uniqueCount=\"%zu\">", nsst, nsst);
+    if (sst.fail != AVTB_BUF_OK)
         b->fail = sst.fail;
     else
-        db_add(b, sst.p, sst.len);
-    db_str(b, "</sst>");
+        avtb_buf_add(b, sst.p, sst.len);
+    avtb_buf_str(b, "</sst>");
     ooxml_core(ooxml_part(&o, "docProps/core.xml"), m);
     b = ooxml_part(&o, "docProps/app.xml");
-    db_str(b, "<Properties xmlns=\"http://schemas.openxmlformats.org/officeDocument/2006/"
-              "extended-properties\" xmlns:vt=\"http://schemas.openxmlformats.org/officeDocument/"
-              "2006/docPropsVTypes\"><Application>Microsoft Excel</Application>"
-              "<DocSecurity>0</DocSecurity><ScaleCrop>false</ScaleCrop><HeadingPairs>"
-              "<vt:vector size=\"2\" baseType=\"variant\"><vt:variant><vt:lpstr>Worksheets"
-              "</vt:lpstr></vt:variant><vt:variant><vt:i4>1</vt:i4></vt:variant></vt:vector>"
-              "</HeadingPairs><TitlesOfParts><vt:vector size=\"1\" baseType=\"lpstr\">"
-              "<vt:lpstr>Sheet1</vt:lpstr></vt:vector></TitlesOfParts>");
+    avtb_buf_str(
+        b, "<Properties xmlns=\"http://schemas.openxmlformats.org/officeDocument/2006/"
+           "extended-properties\" xmlns:vt=\"http://schemas.openxmlformats.org/officeDocument/"
+           "2006/docPropsVTypes\"><Application>Microsoft Excel</Application>"
+           "<DocSecurity>0</DocSecurity><ScaleCrop>false</ScaleCrop><HeadingPairs>"
+           "<vt:vector size=\"2\" baseType=\"variant\"><vt:variant><vt:lpstr>Worksheets"
+           "</vt:lpstr></vt:variant><vt:variant><vt:i4>1</vt:i4></vt:variant></vt:vector>"
+           "</HeadingPairs><TitlesOfParts><vt:vector size=\"1\" baseType=\"lpstr\">"
+           "<vt:lpstr>Sheet1</vt:lpstr></vt:vector></TitlesOfParts>");
     xml_elem(b, "Company", m->organisation);
-    db_str(b, "<LinksUpToDate>false</LinksUpToDate><SharedDoc>false</SharedDoc>"
-              "<HyperlinksChanged>false</HyperlinksChanged><AppVersion>16.0300</AppVersion>"
-              "</Properties>");
+    avtb_buf_str(b, "<LinksUpToDate>false</LinksUpToDate><SharedDoc>false</SharedDoc>"
+                    "<HyperlinksChanged>false</HyperlinksChanged><AppVersion>16.0300</AppVersion>"
+                    "</Properties>");
     r = ooxml_finish(&o, m->created, "xlsx", out, err);
     ooxml_free(&o);
-    db_free(&sst);
+    avtb_buf_free(&sst);
     return r;
 }
 
@@ -1983,18 +1925,18 @@ static size_t pdf_width(const char *s, size_t n, const void *ctx)
 
 static void pdf_string(dbuf *b, const char *s, size_t n)
 {
-    db_byte(b, '(');
+    avtb_buf_byte(b, '(');
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
 
         if (c == '(' || c == ')' || c == '\\')
-            db_printf(b, "\\%c", c);
+            avtb_buf_printf(b, "\\%c", c);
         else if (c < 0x20 || c >= 0x7F)
-            db_printf(b, "\\%03o", c);
+            avtb_buf_printf(b, "\\%03o", c);
         else
-            db_byte(b, (char)c);
+            avtb_buf_byte(b, (char)c);
     }
-    db_byte(b, ')');
+    avtb_buf_byte(b, ')');
 }
 
 /* A4 in points, and the text block on it. */
@@ -2036,6 +1978,8 @@ static bool pdf_need(pdf_doc *d, int h)
             return false;
         }
         memset(p + d->cap, 0, (cap - d->cap) * sizeof(*p));
+        for (size_t i = d->cap; i < cap; i++)
+            p[i].limit = DOCFMT_MAX_OUTPUT;
         d->pages = p;
         d->cap = cap;
     }
@@ -2046,9 +1990,9 @@ static bool pdf_need(pdf_doc *d, int h)
 
 static void pdf_show(dbuf *b, const pdf_font *f, int x, int y, const char *s, size_t n)
 {
-    db_printf(b, "BT /F%d %u Tf %d %d Td ", f->bold + 1, f->size, x, y);
+    avtb_buf_printf(b, "BT /F%d %u Tf %d %d Td ", f->bold + 1, f->size, x, y);
     pdf_string(b, s, n);
-    db_str(b, " Tj ET\n");
+    avtb_buf_str(b, " Tj ET\n");
 }
 
 typedef struct pdf_flow {
@@ -2113,7 +2057,7 @@ static void span_add(const char *s, size_t n, void *ctx)
 
 static void pdf_rule(pdf_doc *d, int y)
 {
-    db_printf(pdf_page(d), "0.5 w %d %d m %d %d l S\n", PDF_LEFT, y, PDF_RIGHT, y);
+    avtb_buf_printf(pdf_page(d), "0.5 w %d %d m %d %d l S\n", PDF_LEFT, y, PDF_RIGHT, y);
 }
 
 /*
@@ -2233,14 +2177,14 @@ static void pdf_info_string(dbuf *b, const char *s)
         char *w = to_winansi(s);
 
         if (w == NULL) {
-            b->fail = DB_NOMEM;
+            b->fail = AVTB_BUF_NOMEM;
             return;
         }
         pdf_string(b, w, strlen(w));
         free(w);
         return;
     }
-    db_str(b, "<FEFF");
+    avtb_buf_str(b, "<FEFF");
     while (n > 0) {
         uint32_t cp = '?';
         size_t k = u8_decode(p, n, &cp);
@@ -2248,53 +2192,53 @@ static void pdf_info_string(dbuf *b, const char *s)
         if (k == 0)
             k = 1;
         if (cp >= 0x10000)
-            db_printf(b, "%04X%04X", 0xD800 + ((cp - 0x10000) >> 10),
-                      0xDC00 + ((cp - 0x10000) & 0x3FF));
+            avtb_buf_printf(b, "%04X%04X", 0xD800 + ((cp - 0x10000) >> 10),
+                            0xDC00 + ((cp - 0x10000) & 0x3FF));
         else
-            db_printf(b, "%04X", (unsigned)cp);
+            avtb_buf_printf(b, "%04X", (unsigned)cp);
         p += k;
         n -= k;
     }
-    db_byte(b, '>');
+    avtb_buf_byte(b, '>');
 }
 
 static void pdf_info_entry(dbuf *b, const char *key, const char *value)
 {
     if (value == NULL)
         return;
-    db_printf(b, " /%s ", key);
+    avtb_buf_printf(b, " /%s ", key);
     pdf_info_string(b, value);
 }
 
 /* Lays out the pages: title block, paragraphs, table, beacon line. */
 static void pdf_layout(pdf_doc *d, const avtb_doc_model *m)
 {
-    dbuf line = {0};
+    dbuf line = DBUF_INIT;
 
     if (m->title != NULL) {
         pdf_para(d, 1, 16, 20, m->title);
         d->y -= 6;
     }
     if (m->reference != NULL) {
-        db_str(&line, "Reference: ");
-        db_str(&line, m->reference);
-        if (line.fail == DB_OK)
+        avtb_buf_str(&line, "Reference: ");
+        avtb_buf_str(&line, m->reference);
+        if (line.fail == AVTB_BUF_OK)
             pdf_para(d, 0, 10, 13, (const char *)line.p);
         line.len = 0;
     }
     if (m->author != NULL || m->organisation != NULL) {
-        db_str(&line, m->author != NULL ? m->author : "");
-        db_str(&line, m->author != NULL && m->organisation != NULL ? ", " : "");
-        db_str(&line, m->organisation != NULL ? m->organisation : "");
-        if (line.fail == DB_OK)
+        avtb_buf_str(&line, m->author != NULL ? m->author : "");
+        avtb_buf_str(&line, m->author != NULL && m->organisation != NULL ? ", " : "");
+        avtb_buf_str(&line, m->organisation != NULL ? m->organisation : "");
+        if (line.fail == AVTB_BUF_OK)
             pdf_para(d, 0, 10, 13, (const char *)line.p);
         line.len = 0;
     }
     db_date_long(&line, m->created);
-    if (line.fail == DB_OK)
+    if (line.fail == AVTB_BUF_OK)
         pdf_para(d, 0, 10, 13, (const char *)line.p);
-    d->nomem |= line.fail != DB_OK;
-    db_free(&line);
+    d->nomem |= line.fail != AVTB_BUF_OK;
+    avtb_buf_free(&line);
     d->y -= 10;
     for (size_t i = 0; i < m->nparagraphs; i++) {
         pdf_para(d, 0, 11, 15, m->paragraphs[i]);
@@ -2339,7 +2283,7 @@ static avtb_err write_pdf(const avtb_doc_model *m, dbuf *out, avtb_error *err)
         }
         snprintf(pageno, sizeof(pageno), "Page %zu of %zu", i + 1, d.npages);
         pdf_centred(&d.pages[i], &small, 40, pageno);
-        if (d.pages[i].fail != DB_OK)
+        if (d.pages[i].fail != AVTB_BUF_OK)
             d.nomem = true;
     }
     if (d.nomem) {
@@ -2353,57 +2297,57 @@ static avtb_err write_pdf(const avtb_doc_model *m, dbuf *out, avtb_error *err)
         r = avtb_error_set(err, AVTB_ERR_NOMEM, "pdf: out of memory");
         goto out;
     }
-    db_str(out, "%PDF-1.4\n%\xE2\xE3\xCF\xD3\n");
+    avtb_buf_str(out, "%PDF-1.4\n%\xE2\xE3\xCF\xD3\n");
     off[1] = out->len;
-    db_str(out, "1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n");
+    avtb_buf_str(out, "1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n");
     off[2] = out->len;
-    db_str(out, "2 0 obj\n<< /Type /Pages /Kids [");
+    avtb_buf_str(out, "2 0 obj\n<< /Type /Pages /Kids [");
     for (size_t i = 0; i < d.npages; i++)
-        db_printf(out, "%s%zu 0 R", i > 0 ? " " : "", 6 + 2 * i);
-    db_printf(out, "] /Count %zu >>\nendobj\n", d.npages);
+        avtb_buf_printf(out, "%s%zu 0 R", i > 0 ? " " : "", 6 + 2 * i);
+    avtb_buf_printf(out, "] /Count %zu >>\nendobj\n", d.npages);
     off[3] = out->len;
-    db_str(out, "3 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica "
-                "/Encoding /WinAnsiEncoding >>\nendobj\n");
+    avtb_buf_str(out, "3 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica "
+                      "/Encoding /WinAnsiEncoding >>\nendobj\n");
     off[4] = out->len;
-    db_str(out, "4 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold "
-                "/Encoding /WinAnsiEncoding >>\nendobj\n");
+    avtb_buf_str(out, "4 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold "
+                      "/Encoding /WinAnsiEncoding >>\nendobj\n");
     off[5] = out->len;
-    db_str(out, "5 0 obj\n<<");
+    avtb_buf_str(out, "5 0 obj\n<<");
     pdf_info_entry(out, "Title", m->title);
     pdf_info_entry(out, "Author", m->author);
     pdf_info_entry(out, "Subject", m->meta_token);
     pdf_info_entry(out, "Keywords", m->meta_token);
     pdf_info_entry(out, "Creator", "Microsoft\xC2\xAE Word for Microsoft 365");
     pdf_info_entry(out, "Producer", "Microsoft\xC2\xAE Word for Microsoft 365");
-    db_printf(out, " /CreationDate (D:%04d%02d%02d%02d%02d%02dZ)", tm.tm_year + 1900, tm.tm_mon + 1,
-              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    db_printf(out, " /ModDate (D:%04d%02d%02d%02d%02d%02dZ) >>\nendobj\n", tm.tm_year + 1900,
-              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    avtb_buf_printf(out, " /CreationDate (D:%04d%02d%02d%02d%02d%02dZ)", tm.tm_year + 1900,
+                    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    avtb_buf_printf(out, " /ModDate (D:%04d%02d%02d%02d%02d%02dZ) >>\nendobj\n", tm.tm_year + 1900,
+                    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     for (size_t i = 0; i < d.npages; i++) {
         size_t page = 6 + 2 * i;
 
         off[page] = out->len;
-        db_printf(out,
-                  "%zu 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Resources "
-                  "<< /Font << /F1 3 0 R /F2 4 0 R >> /ProcSet [/PDF /Text] >> "
-                  "/Contents %zu 0 R",
-                  page, PDF_W, PDF_H, page + 1);
+        avtb_buf_printf(out,
+                        "%zu 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Resources "
+                        "<< /Font << /F1 3 0 R /F2 4 0 R >> /ProcSet [/PDF /Text] >> "
+                        "/Contents %zu 0 R",
+                        page, PDF_W, PDF_H, page + 1);
         if (d.has_link && d.link_page == i)
-            db_printf(out, " /Annots [%zu 0 R]", nobj);
-        db_str(out, " >>\nendobj\n");
+            avtb_buf_printf(out, " /Annots [%zu 0 R]", nobj);
+        avtb_buf_str(out, " >>\nendobj\n");
         off[page + 1] = out->len;
-        db_printf(out, "%zu 0 obj\n<< /Length %zu >>\nstream\n", page + 1, d.pages[i].len);
-        db_add(out, d.pages[i].p, d.pages[i].len);
-        db_str(out, "\nendstream\nendobj\n");
+        avtb_buf_printf(out, "%zu 0 obj\n<< /Length %zu >>\nstream\n", page + 1, d.pages[i].len);
+        avtb_buf_add(out, d.pages[i].p, d.pages[i].len);
+        avtb_buf_str(out, "\nendstream\nendobj\n");
     }
     if (d.has_link) {
         off[nobj] = out->len;
-        db_printf(out,
-                  "%zu 0 obj\n<< /Type /Annot /Subtype /Link /Rect [%d %d %d %d] "
-                  "/Border [0 0 0] /A << /S /URI /URI ",
-                  nobj, d.link_rect[0], d.link_rect[1], d.link_rect[2], d.link_rect[3]);
+        avtb_buf_printf(out,
+                        "%zu 0 obj\n<< /Type /Annot /Subtype /Link /Rect [%d %d %d %d] "
+                        "/Border [0 0 0] /A << /S /URI /URI ",
+                        nobj, d.link_rect[0], d.link_rect[1], d.link_rect[2], d.link_rect[3]);
         pdf_string(out, m->beacon_url, strlen(m->beacon_url));
-        db_str(out, " >> >>\nendobj\n");
+        avtb_buf_str(out, " >> >>\nendobj\n");
     }
     if ((r = db_check(out, "pdf", err)) != AVTB_OK)
         goto out;
@@ -2412,18 +2356,18 @@ static avtb_err write_pdf(const avtb_doc_model *m, dbuf *out, avtb_error *err)
     {
         size_t xref = out->len;
 
-        db_printf(out, "xref\n0 %zu\n0000000000 65535 f\r\n", nobj + 1);
+        avtb_buf_printf(out, "xref\n0 %zu\n0000000000 65535 f\r\n", nobj + 1);
         for (size_t i = 1; i <= nobj; i++)
-            db_printf(out, "%010zu 00000 n\r\n", off[i]);
-        db_printf(out,
-                  "trailer\n<< /Size %zu /Root 1 0 R /Info 5 0 R /ID [<%.32s> <%.32s>] >>\n"
-                  "startxref\n%zu\n%%%%EOF\n",
-                  nobj + 1, hash, hash, xref);
+            avtb_buf_printf(out, "%010zu 00000 n\r\n", off[i]);
+        avtb_buf_printf(out,
+                        "trailer\n<< /Size %zu /Root 1 0 R /Info 5 0 R /ID [<%.32s> <%.32s>] >>\n"
+                        "startxref\n%zu\n%%%%EOF\n",
+                        nobj + 1, hash, hash, xref);
     }
     r = db_check(out, "pdf", err);
 out:
     for (size_t i = 0; i < d.npages; i++)
-        db_free(&d.pages[i]);
+        avtb_buf_free(&d.pages[i]);
     free(d.pages);
     free(off);
     free(marking);
@@ -2435,7 +2379,7 @@ out:
 avtb_err avtb_doc_write(avtb_doc_format f, const avtb_doc_model *m, uint8_t **out, size_t *len,
                         avtb_error *err)
 {
-    dbuf b = {0};
+    dbuf b = DBUF_INIT;
     avtb_err r;
 
     *out = NULL;
@@ -2473,7 +2417,7 @@ avtb_err avtb_doc_write(avtb_doc_format f, const avtb_doc_model *m, uint8_t **ou
     if (r == AVTB_OK)
         r = db_check(&b, format_names[f], err);
     if (r != AVTB_OK) {
-        db_free(&b);
+        avtb_buf_free(&b);
         return r;
     }
     if (b.p == NULL) { /* nothing was written: an empty file is still a file */

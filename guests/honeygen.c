@@ -13,6 +13,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/buf.h"
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define DAY          86400
 
@@ -87,54 +89,9 @@ uint64_t avtb_honeygen_seed_from(const char *s)
     return splitmix64(&h) & AVTB_HONEYGEN_SEED_MAX;
 }
 
-/* ---- a growing string ---------------------------------------------------- */
+/* ---- a growing string: common/buf.h -------------------------------------- */
 
-typedef struct sb {
-    char *buf;
-    size_t len, cap;
-    bool oom;
-} sb;
-
-static void sb_add(sb *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        char *nb;
-
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        nb = realloc(b->buf, cap);
-        if (nb == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->buf = nb;
-        b->cap = cap;
-    }
-    memcpy(b->buf + b->len, s, n);
-    b->len += n;
-    b->buf[b->len] = '\0';
-}
-
-static void sb_str(sb *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
-/* The string, or NULL if memory ran out; the builder is reset either way. */
-static char *sb_take(sb *b)
-{
-    char *s = b->oom ? NULL : b->buf;
-
-    if (b->oom)
-        free(b->buf);
-    else if (s == NULL)
-        s = strdup("");
-    memset(b, 0, sizeof(*b));
-    return s;
-}
+typedef avtb_buf sb;
 
 /* ---- the pools ----------------------------------------------------------- */
 
@@ -627,10 +584,10 @@ static void expand(doc_ctx *c, sb *b, const char *tmpl, const char *tok)
 
         if (open == NULL || (close = strchr(open, '}')) == NULL ||
             (size_t)(close - open - 1) >= sizeof(slot)) {
-            sb_str(b, p);
+            avtb_buf_str(b, p);
             return;
         }
-        sb_add(b, p, (size_t)(open - p));
+        avtb_buf_add(b, p, (size_t)(open - p));
         memcpy(slot, open + 1, (size_t)(close - open - 1));
         slot[close - open - 1] = '\0';
         p = close + 1;
@@ -695,7 +652,7 @@ static void expand(doc_ctx *c, sb *b, const char *tmpl, const char *tok)
             snprintf(v, sizeof(v), "%zu", range(&c->r, 2, 12));
         else
             snprintf(v, sizeof(v), "{%s}", slot);
-        sb_str(b, v);
+        avtb_buf_str(b, v);
     }
 }
 
@@ -704,7 +661,7 @@ static char *expand_dup(doc_ctx *c, const char *tmpl, const char *tok)
     sb b = {0};
 
     expand(c, &b, tmpl, tok);
-    return sb_take(&b);
+    return avtb_buf_take(&b);
 }
 
 static bool kind_fits(const kind_def *k, int level, avtb_doc_format f)
