@@ -32,7 +32,7 @@ packages=(
   iproute2 util-linux procps python3 curl openssl tshark
   # the honey document format tests: the software that opens each format
   unzip libxml2-utils poppler-utils p7zip-full clamav libreoffice-writer-nogui
-  libreoffice-calc-nogui
+  libreoffice-calc-nogui libreoffice-draw-nogui
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }
