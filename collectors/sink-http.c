@@ -129,8 +129,8 @@ static void body_sha256(struct evbuffer *b, char hex[65])
     /* An empty hash in the log rather than a wrong one. */
     if (hashed != total || !EVP_DigestFinal_ex(ctx, md, &mdlen))
         goto out;
-    for (unsigned int i = 0; i < mdlen && i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    if (mdlen == 32)
+        avtb_hex(md, 32, hex);
 out:
     EVP_MD_CTX_free(ctx);
 }

@@ -92,13 +92,6 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void hex_of(const uint8_t *b, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", b[i]);
-    out[2 * n] = '\0';
-}
-
 /* Socket-level bytes from the client: counted, hashed, the first kept. */
 static void saw_client_bytes(tconn *c, const void *p, size_t n)
 {
@@ -122,8 +115,8 @@ static void log_conn(tconn *c)
 
     avtb_utc_now(now);
     if (c->sha != NULL && EVP_DigestFinal_ex(c->sha, md, &mdlen) && mdlen == 32)
-        hex_of(md, 32, sha);
-    hex_of(c->first_bytes, c->nfirst, first);
+        avtb_hex(md, 32, sha);
+    avtb_hex(c->first_bytes, c->nfirst, first);
     if (c->ssl != NULL) {
         c->from_client = BIO_number_read(SSL_get_rbio(c->ssl));
         c->to_client = BIO_number_written(SSL_get_wbio(c->ssl));

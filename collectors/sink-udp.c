@@ -10,9 +10,9 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -37,8 +37,8 @@ typedef struct orig_lookup {
     uint32_t local_ip, client_ip;
     uint16_t local_port, client_port;
     bool found;
-    uint32_t ip;   /* network order */
-    uint16_t port; /* network order */
+    uint32_t ip;    /* network order */
+    uint16_t port;  /* network order */
     uint16_t sport; /* the guest's own source port, network order */
 } orig_lookup;
 
@@ -60,6 +60,31 @@ static int on_ct(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void 
 }
 
 /*
+ * Answers already looked up, so that a guest flooding one UDP flow costs one
+ * table walk, not one per datagram. While a conntrack entry lives, the
+ * port the sink saw names it alone (NAT renumbers a second flow's port);
+ * an unreplied UDP entry lives 30 s after its last packet, so an answer is
+ * trusted for ORIG_CACHE_S after it was looked up. The sink is one thread.
+ */
+#define ORIG_CACHE_SLOTS 256
+#define ORIG_CACHE_S     5
+
+static struct orig_cache {
+    uint32_t local_ip, client_ip; /* network order */
+    uint16_t local_port, client_port;
+    time_t at; /* 0: empty */
+    char ip[46];
+    uint16_t port, sport;
+} orig_cache[ORIG_CACHE_SLOTS];
+
+static struct orig_cache *cache_slot(uint32_t lip, uint16_t lport, uint32_t cip, uint16_t cport)
+{
+    uint32_t h = (lip ^ cip ^ ((uint32_t)lport << 16 | cport)) * 2654435761u;
+
+    return &orig_cache[h >> 24]; /* 256 slots */
+}
+
+/*
  * libnetfilter_conntrack cannot ask for one entry by its reply tuple (its
  * GET always sends an original tuple, empty here, which the kernel then
  * looks up), so this walks the IPv4 table. The run's namespace holds only
@@ -73,11 +98,23 @@ bool avtb_sink_orig_dst_udp(const char *local_ip, uint16_t local_port, const cha
     struct in_addr lip, cip;
     orig_lookup o = {0};
     uint32_t family = AF_INET;
+    struct orig_cache *slot;
+    time_t now = time(NULL);
 
     ip[0] = '\0';
     *port = 0;
     if (inet_pton(AF_INET, local_ip, &lip) != 1 || inet_pton(AF_INET, client_ip, &cip) != 1)
         return false;
+    slot = cache_slot(lip.s_addr, local_port, cip.s_addr, client_port);
+    if (slot->at != 0 && now - slot->at < ORIG_CACHE_S && slot->local_ip == lip.s_addr &&
+        slot->client_ip == cip.s_addr && slot->local_port == local_port &&
+        slot->client_port == client_port) {
+        snprintf(ip, 46, "%s", slot->ip);
+        *port = slot->port;
+        if (client_sport != NULL)
+            *client_sport = slot->sport;
+        return true;
+    }
     o.local_ip = lip.s_addr;
     o.client_ip = cip.s_addr;
     o.local_port = htons(local_port);
@@ -91,6 +128,14 @@ bool avtb_sink_orig_dst_udp(const char *local_ip, uint16_t local_port, const cha
         *port = ntohs(o.port);
         if (client_sport != NULL)
             *client_sport = ntohs(o.sport);
+        *slot = (struct orig_cache){.local_ip = lip.s_addr,
+                                    .client_ip = cip.s_addr,
+                                    .local_port = local_port,
+                                    .client_port = client_port,
+                                    .at = now,
+                                    .port = *port,
+                                    .sport = ntohs(o.sport)};
+        snprintf(slot->ip, sizeof(slot->ip), "%s", ip);
     }
     nfct_close(h);
     return o.found;
@@ -101,14 +146,12 @@ static void on_datagram(evutil_socket_t fd, short what, void *arg)
     avtb_sink_udp *u = arg;
 
     for (unsigned budget = 0; budget < 256; budget++) {
-        uint8_t buf[65536], md[EVP_MAX_MD_SIZE];
+        uint8_t buf[65536];
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         char now[32], cip[46], oip[46], sha[65], first[2 * UDP_FIRST_BYTES + 1];
-        unsigned int mdlen = 0;
         uint16_t cport, oport;
         ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&ss, &sl);
-        size_t k;
         json_t *o;
 
         if (n < 0)
@@ -122,14 +165,8 @@ static void on_datagram(evutil_socket_t fd, short what, void *arg)
          * destinations; conntrack knows the one it used. */
         if (!avtb_sink_orig_dst_udp(u->ip, u->port, cip, cport, oip, &oport, &cport))
             snprintf(oip, sizeof(oip), "?");
-        sha[0] = '\0';
-        if (EVP_Digest(buf, (size_t)n, md, &mdlen, EVP_sha256(), NULL) && mdlen == 32)
-            for (unsigned i = 0; i < 32; i++)
-                snprintf(sha + 2 * i, 3, "%02x", md[i]);
-        k = (size_t)n < UDP_FIRST_BYTES ? (size_t)n : UDP_FIRST_BYTES;
-        for (size_t i = 0; i < k; i++)
-            snprintf(first + 2 * i, 3, "%02x", buf[i]);
-        first[2 * k] = '\0';
+        avtb_sha256_hex(buf, (size_t)n, sha);
+        avtb_hex(buf, (size_t)n < UDP_FIRST_BYTES ? (size_t)n : UDP_FIRST_BYTES, first);
         avtb_utc_now(now);
         o = json_pack("{s:s, s:s, s:i, s:s, s:i, s:I, s:s, s:s}", "time", now, "client", cip,
                       "client_port", (int)cport, "orig_dst", oip, "orig_dst_port", (int)oport,

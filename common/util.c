@@ -191,13 +191,14 @@ out:
     return r;
 }
 
-static void hex(const unsigned char *md, unsigned n, char *out)
+void avtb_hex(const void *buf, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";
+    const unsigned char *p = buf;
 
-    for (unsigned i = 0; i < n; i++) {
-        out[2 * i] = digits[md[i] >> 4];
-        out[2 * i + 1] = digits[md[i] & 15];
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
     }
     out[2 * n] = '\0';
 }
@@ -208,7 +209,7 @@ void avtb_sha256_hex(const void *buf, size_t len, char out[65])
     unsigned n = 0;
 
     EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL);
-    hex(md, n, out);
+    avtb_hex(md, n, out);
 }
 
 avtb_err avtb_sha256_file(const char *path, char out[65], avtb_error *err)
@@ -243,7 +244,7 @@ avtb_err avtb_sha256_file(const char *path, char out[65], avtb_error *err)
         EVP_DigestUpdate(ctx, buf, (size_t)k);
     }
     EVP_DigestFinal_ex(ctx, md, &n);
-    hex(md, n, out);
+    avtb_hex(md, n, out);
     r = AVTB_OK;
 out:
     EVP_MD_CTX_free(ctx);
@@ -303,8 +304,8 @@ avtb_err avtb_spawn(const char *const argv[], unsigned timeout_ms, char **out, i
                 kill(-pid, SIGKILL);
                 waitpid(pid, &status, 0);
                 pid = -1;
-                r = avtb_error_set(err, AVTB_ERR_TIMEOUT, "%s did not finish within %u s",
-                                   argv[0], timeout_ms / 1000);
+                r = avtb_error_set(err, AVTB_ERR_TIMEOUT, "%s did not finish within %u s", argv[0],
+                                   timeout_ms / 1000);
                 goto out;
             }
             wait_ms = (int)(timeout_ms - (unsigned)el);

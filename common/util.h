@@ -29,6 +29,8 @@ avtb_err avtb_read_file(const char *path, size_t max, uint8_t **out, size_t *len
 avtb_err avtb_write_file(const char *path, const void *buf, size_t len, mode_t mode,
                          avtb_error *err) AVTB_WUR;
 
+/* n bytes as lower-case hex into out, which holds 2 * n + 1. */
+void avtb_hex(const void *buf, size_t n, char *out);
 /* Lower-case hex SHA-256 of a buffer into out[65]. */
 void avtb_sha256_hex(const void *buf, size_t len, char out[65]);
 /* Same for a file; streams it. */

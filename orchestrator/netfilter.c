@@ -141,53 +141,57 @@ static bool in_initial_netns(void)
     return self.st_ino == NET_INIT_INO;
 }
 
-static avtb_err bridge_netfilter_off(avtb_error *err)
-{
-    for (size_t i = 0; i < sizeof(brnf_sysctls) / sizeof(brnf_sysctls[0]); i++) {
-        char v = '0';
-        int fd = open(brnf_sysctls[i], O_RDWR | O_CLOEXEC);
-
-        if (fd < 0)
-            continue; /* no br_netfilter: nothing to turn off */
-        if (read(fd, &v, 1) == 1 && v != '0') {
-            if (in_initial_netns()) {
-                close(fd);
-                return avtb_error_set(
-                    err, AVTB_ERR_IO,
-                    "%s is on: bridged packets would be redirected before the capture sees them, "
-                    "hiding the guest's real destinations; run avtb in its own network namespace "
-                    "(orchestrator/scripts/avtb-sandbox), where avtb turns it off, or set it to 0",
-                    brnf_sysctls[i] + strlen("/proc/sys/"));
-            }
-            if (pwrite(fd, "0\n", 2, 0) != 2) {
-                avtb_err r = avtb_error_errno(err, AVTB_ERR_IO, errno, "cannot turn off %s",
-                                              brnf_sysctls[i]);
-
-                close(fd);
-                return r;
-            }
-            avtb_debug("nftables: turned off %s in this network namespace", brnf_sysctls[i]);
-        }
-        close(fd);
-    }
-    return AVTB_OK;
-}
-
-avtb_nft_brnf avtb_nft_bridge_netfilter(void)
+/* The first bridge-nf-call sysctl that is on, or NULL. */
+static const char *brnf_on(void)
 {
     for (size_t i = 0; i < sizeof(brnf_sysctls) / sizeof(brnf_sysctls[0]); i++) {
         char v = '0';
         int fd = open(brnf_sysctls[i], O_RDONLY | O_CLOEXEC);
 
         if (fd < 0)
-            continue;
+            continue; /* no br_netfilter */
         if (read(fd, &v, 1) != 1)
             v = '0';
         close(fd);
         if (v != '0')
-            return in_initial_netns() ? AVTB_BRNF_REFUSED : AVTB_BRNF_AVTB_TURNS_OFF;
+            return brnf_sysctls[i];
     }
-    return AVTB_BRNF_OFF;
+    return NULL;
+}
+
+avtb_nft_brnf avtb_nft_bridge_netfilter(void)
+{
+    if (brnf_on() == NULL)
+        return AVTB_BRNF_OFF;
+    return in_initial_netns() ? AVTB_BRNF_REFUSED : AVTB_BRNF_AVTB_TURNS_OFF;
+}
+
+static avtb_err bridge_netfilter_off(avtb_error *err)
+{
+    const char *on = brnf_on();
+
+    if (on == NULL)
+        return AVTB_OK;
+    if (in_initial_netns())
+        return avtb_error_set(
+            err, AVTB_ERR_IO,
+            "%s is on: bridged packets would be redirected before the capture sees them, "
+            "hiding the guest's real destinations; run avtb in its own network namespace "
+            "(orchestrator/scripts/avtb-sandbox), where avtb turns it off, or set it to 0",
+            on + strlen("/proc/sys/"));
+    for (size_t i = 0; i < sizeof(brnf_sysctls) / sizeof(brnf_sysctls[0]); i++) {
+        int fd = open(brnf_sysctls[i], O_WRONLY | O_CLOEXEC);
+        bool ok;
+
+        if (fd < 0)
+            continue;
+        ok = write(fd, "0\n", 2) == 2;
+        close(fd);
+        if (!ok)
+            return avtb_error_errno(err, AVTB_ERR_IO, errno, "cannot turn off %s", brnf_sysctls[i]);
+    }
+    avtb_debug("nftables: turned bridge netfilter off in this network namespace");
+    return AVTB_OK;
 }
 
 avtb_err avtb_nft_usable(avtb_error *err)

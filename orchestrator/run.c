@@ -508,12 +508,12 @@ static avtb_err make_ca(run *r, avtb_error *err)
     char *keylog = avtb_path_join(r->evdir, "tls-keys.log");
     char *ca = avtb_path_join(r->evdir, "tls-ca.pem");
     avtb_mitm_config c = {.run_id = r->run_id, .keylog_path = keylog};
-    avtb_err e = AVTB_ERR_NOMEM;
+    avtb_err e;
 
-    if (keylog != NULL && ca != NULL && (e = avtb_mitm_new(&c, &r->mitm, err)) == AVTB_OK)
+    if (keylog == NULL || ca == NULL)
+        e = avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
+    else if ((e = avtb_mitm_new(&c, &r->mitm, err)) == AVTB_OK)
         e = avtb_mitm_write_ca(r->mitm, ca, err);
-    if (e == AVTB_ERR_NOMEM && (keylog == NULL || ca == NULL))
-        avtb_error_set(err, e, "out of memory");
     free(keylog);
     free(ca);
     return e;
