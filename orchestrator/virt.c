@@ -261,8 +261,20 @@ char *avtb_vdom_xml(const avtb_vdom_spec *s)
          *disk = xml_escape(s->disk), *console = xml_escape(s->console_log),
          *sock = xml_escape(s->agent_sock), *net = xml_escape(s->network),
          *mac = xml_escape(s->mac ? s->mac : "");
+    char *fa = NULL, *fasock = s->fileaccess_sock ? xml_escape(s->fileaccess_sock) : NULL;
+
+    /* The file-access agent's one-way stream has a port of its own, so a
+     * flood of file events never delays the command channel. */
+    if (fasock != NULL && asprintf(&fa,
+                                   "    <channel type='unix'>\n"
+                                   "      <source mode='bind' path='%s'/>\n"
+                                   "      <target type='virtio' name='org.avtb.fileaccess.0'/>\n"
+                                   "    </channel>\n",
+                                   fasock) < 0)
+        fa = NULL;
 
     if (name && kernel && initrd && cmdline && disk && console && sock && net && mac &&
+        (s->fileaccess_sock == NULL || fa != NULL) &&
         asprintf(&xml,
                  "<domain type='%s'>\n"
                  "  <name>%s</name>\n"
@@ -297,12 +309,13 @@ char *avtb_vdom_xml(const avtb_vdom_spec *s)
                  "      <source mode='bind' path='%s'/>\n"
                  "      <target type='virtio' name='org.avtb.agent.0'/>\n"
                  "    </channel>\n"
+                 "%s"
                  "    <memballoon model='none'/>\n"
                  "  </devices>\n"
                  "</domain>\n",
                  s->kvm ? "kvm" : "qemu", name, s->memory_mib, kernel, initrd, cmdline, disk, net,
                  mac[0] ? "      <mac address='" : "", mac, mac[0] ? "'/>\n" : "", console,
-                 sock) < 0)
+                 sock, fa ? fa : "") < 0)
         xml = NULL;
     free(name);
     free(kernel);
@@ -313,6 +326,8 @@ char *avtb_vdom_xml(const avtb_vdom_spec *s)
     free(sock);
     free(mac);
     free(net);
+    free(fa);
+    free(fasock);
     return xml;
 }
 

@@ -924,6 +924,53 @@ static int s_expect(avtb_yaml *y, yaml_node_t *v, void *o)
     return r;
 }
 
+static const char *const file_access_names[] = {"agent", "no-fanotify", "off"};
+
+const char *avtb_file_access_mode_name(avtb_file_access_mode m)
+{
+    return (size_t)m < sizeof(file_access_names) / sizeof(file_access_names[0])
+               ? file_access_names[m]
+               : "unknown";
+}
+
+static int m_file_access(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    const char *s = avtb_yaml_scalar(y, v, "monitoring.file_access");
+
+    if (s == NULL)
+        return -1;
+    for (size_t k = 0; k < sizeof(file_access_names) / sizeof(file_access_names[0]); k++)
+        if (strcmp(s, file_access_names[k]) == 0) {
+            c->s->file_access = (avtb_file_access_mode)k;
+            return 0;
+        }
+    avtb_yaml_diag(y, v,
+                   "monitoring.file_access '%s' is not known; use 'agent' (the in-guest agent "
+                   "watches file access, the default), 'no-fanotify' (the agent without its "
+                   "file monitor) or 'off' (no agent: forensics only)",
+                   s);
+    return -1;
+}
+
+static int m_forensics(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+
+    return avtb_yaml_bool(y, v, "monitoring.forensics", &c->s->forensics);
+}
+
+static const avtb_yfield monitoring_fields[] = {
+    {"file_access", false, m_file_access},
+    {"forensics", false, m_forensics},
+    {NULL, false, NULL},
+};
+
+static int s_monitoring(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    return avtb_yaml_map(y, v, monitoring_fields, o);
+}
+
 static const avtb_yfield scenario_fields[] = {
     {"avtb", true, s_version},
     {"name", true, s_name},
@@ -936,6 +983,7 @@ static const avtb_yfield scenario_fields[] = {
     {"triggers", false, s_triggers},
     {"network", true, s_network},
     {"expect", true, s_expect},
+    {"monitoring", false, s_monitoring},
     {NULL, false, NULL},
 };
 
@@ -1101,6 +1149,7 @@ avtb_err avtb_scenario_parse(const char *path, const uint8_t *buf, size_t len, a
     if (c.s == NULL || (c.s->file = strdup(path)) == NULL)
         goto out;
     c.s->boot_timeout_ms = DEFAULT_BOOT_TIMEOUT_MS;
+    c.s->forensics = true;
     r = buf != NULL ? avtb_yaml_load_buffer(path, buf, len, diags, &y)
                     : avtb_yaml_load_file(path, diags, &y);
     if (r != AVTB_OK)

@@ -50,6 +50,13 @@ typedef struct avtb_docgen {
 
 typedef enum { AVTB_EXPECT_NO_EXFILTRATION } avtb_expect;
 
+/* monitoring.file_access: how the in-guest file-access agent runs. */
+typedef enum {
+    AVTB_FA_AGENT,       /* "agent": fanotify file events, sockets, heartbeats (default) */
+    AVTB_FA_NO_FANOTIFY, /* "no-fanotify": the agent without its file monitor */
+    AVTB_FA_OFF,         /* "off": no agent; file access from forensics only */
+} avtb_file_access_mode;
+
 /* What the fake cloud answers to HTTP requests for one host (network.responses). */
 typedef struct avtb_response {
     char *host;      /* host name (case-insensitive, port ignored), or "*" for any */
@@ -81,6 +88,8 @@ typedef struct avtb_scenario {
     size_t nexpects;
     avtb_response *responses; /* network.responses, first match wins */
     size_t nresponses;
+    avtb_file_access_mode file_access; /* monitoring.file_access */
+    bool forensics;                    /* monitoring.forensics (default true) */
 } avtb_scenario;
 
 /*
@@ -109,5 +118,7 @@ avtb_err avtb_scenario_honey(const avtb_scenario *s, const avtb_honeygen_conf *c
 
 const char *avtb_action_name(avtb_action a);
 const char *avtb_expect_name(avtb_expect e);
+/* "agent", "no-fanotify", "off". */
+const char *avtb_file_access_mode_name(avtb_file_access_mode m);
 
 #endif

@@ -131,6 +131,7 @@ struct fa {
     uint64_t hb_us;
     uint64_t seq, events, dropped, write_errors;
     bool explicit_roots;
+    bool no_fanotify; /* --no-fanotify: heartbeats only, as on a kernel without it */
     size_t nroots, nexcl;
     struct fa_root roots[FA_ROOTS_MAX];
     char *excl[FA_EXCL_MAX];
@@ -1068,7 +1069,7 @@ static void fa_bye(struct fa *a)
 static void fa_usage(void)
 {
     fprintf(stderr, "usage: avtb-fagent OUTPUT [--root PATH]... [--exclude PREFIX]... "
-                    "[--heartbeat-ms N]\n"
+                    "[--heartbeat-ms N] [--no-fanotify]\n"
                     "  OUTPUT: the virtio port (/dev/virtio-ports/org.avtb.fileaccess.0), "
                     "a file, or - for stdout\n");
 }
@@ -1118,6 +1119,8 @@ static int fa_args(struct fa *a, int argc, char **argv, const char **output)
                 return 2;
             }
             a->hb_us = (uint64_t)ms * 1000;
+        } else if (strcmp(arg, "--no-fanotify") == 0) {
+            a->no_fanotify = true;
         } else if (arg[0] == '-' && arg[1] == '-') {
             fprintf(stderr, "avtb-fagent: unknown option or missing value: %s\n", arg);
             fa_usage();
@@ -1184,8 +1187,14 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     fa_raise_nofile();
 
-    a->fan = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_LARGEFILE);
-    if (a->fan < 0) {
+    /* --no-fanotify: a lab's choice (a product that looks for fanotify marks in
+     * /proc/PID/fdinfo), and the way the host's fallback is tested. */
+    a->fan = a->no_fanotify ? (errno = 0, -1)
+                            : fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK,
+                                            O_RDONLY | O_LARGEFILE);
+    if (a->fan < 0 && a->no_fanotify) {
+        snprintf(reason, sizeof(reason), "disabled (--no-fanotify)");
+    } else if (a->fan < 0) {
         snprintf(reason, sizeof(reason), "fanotify_init: %s", strerror(errno));
     } else {
         if (!a->explicit_roots)

@@ -44,6 +44,9 @@ START_TEST(full_scenario_loads_every_key)
     ck_assert_uint_eq(s->boot_timeout_ms, 120000);
     ck_assert_uint_eq(s->nexpects, 1);
     ck_assert_int_eq(s->expects[0], AVTB_EXPECT_NO_EXFILTRATION);
+    ck_assert_int_eq(s->file_access, AVTB_FA_NO_FANOTIFY);
+    ck_assert_str_eq(avtb_file_access_mode_name(s->file_access), "no-fanotify");
+    ck_assert(!s->forensics);
     avtb_scenario_free(s);
 }
 END_TEST
@@ -70,6 +73,8 @@ START_TEST(minimal_scenario_has_defaults)
     ck_assert_ptr_null(s->description);
     ck_assert_uint_eq(s->boot_timeout_ms, 180000);
     ck_assert_ptr_null(s->product->scan);
+    ck_assert_int_eq(s->file_access, AVTB_FA_AGENT);
+    ck_assert(s->forensics);
     avtb_scenario_free(s);
 }
 END_TEST

@@ -47,7 +47,14 @@ START_TEST(domain_xml_types_and_escaping)
     ck_assert_ptr_nonnull(strstr(xml, "name='org.avtb.agent.0'"));
     ck_assert_ptr_nonnull(strstr(xml, "<on_reboot>destroy</on_reboot>"));
     ck_assert_ptr_null(strstr(xml, "<mac "));
+    ck_assert_ptr_null(strstr(xml, "org.avtb.fileaccess.0"));
     free(xml);
+    s.fileaccess_sock = "/w/fa&.sock";
+    xml = avtb_vdom_xml(&s);
+    ck_assert_ptr_nonnull(strstr(xml, "<source mode='bind' path='/w/fa&amp;.sock'/>\n"
+                                      "      <target type='virtio' name='org.avtb.fileaccess.0'/>"));
+    free(xml);
+    s.fileaccess_sock = NULL;
     s.kvm = true;
     s.mac = "52:54:00:aa:bb:cc";
     xml = avtb_vdom_xml(&s);
