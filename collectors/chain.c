@@ -983,6 +983,8 @@ json_t *avtb_chains_build(const avtb_findings *findings, const avtb_fa_log *fa, 
     size_t nkeys = 0, ngroups = 0;
     json_t *arr = NULL, *result = NULL;
 
+    if (findings == NULL)
+        return json_array();
     if (!index_build(&c.ix, fa) || !registry_load(&c.reg, registry_json))
         goto out;
     keys = calloc(findings->count + 1, sizeof(*keys));

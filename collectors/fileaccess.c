@@ -227,6 +227,10 @@ void avtb_fa_monitor_msg(avtb_fa_monitor *m, const char *type, json_t *msg, doub
 {
     if (m == NULL || type == NULL || !json_is_object(msg))
         return;
+    if (m->ended) {
+        m->ignored++; /* the run stopped watching: nothing changes its verdict */
+        return;
+    }
     if (strcmp(type, "file") == 0) {
         m->events++;
         return;

@@ -41,7 +41,8 @@ void avtb_fa_monitor_free(avtb_fa_monitor *m); /* NULL ok */
  * One well-formed channel message (the agent decoder's callback: an object
  * with a string "type"; msg is borrowed) received at host wall-clock time now
  * (seconds since the epoch). Unknown types are counted, fields of the wrong
- * type are ignored.
+ * type are ignored, and so is every message after avtb_fa_monitor_end
+ * (counted as "ignored").
  */
 void avtb_fa_monitor_msg(avtb_fa_monitor *m, const char *type, json_t *msg, double now);
 /* A malformed line (the decoder's anomaly). */

@@ -279,6 +279,8 @@ START_TEST(never_connected_and_disabled)
     ck_assert_ptr_nonnull(strstr(avtb_fa_monitor_notice(m), "never connected"));
     ck_assert_uint_eq(avtb_fa_monitor_problems(m, &p), 0);
     json_decref(j);
+    hello(m, T0 + 101); /* too late: the run stopped watching */
+    ck_assert_str_eq(avtb_fa_monitor_status(m), "never-connected");
     avtb_fa_monitor_free(m);
 
     m = avtb_fa_monitor_new();
