@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "collectors/guestfs.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -925,36 +926,9 @@ avtb_err avtb_plant(const avtb_plant_req *req, avtb_error *err)
     bool launched = false;
     double t0 = avtb_now(), t1, t2;
 
-    g = guestfs_create_flags(GUESTFS_CREATE_NO_ENVIRONMENT);
-    if (g == NULL) {
-        r = avtb_error_set(err, AVTB_ERR_GUESTFS, "cannot create a libguestfs handle");
+    r = avtb_guestfs_open(req->overlay, false, req->tcg, &g, err);
+    if (r != AVTB_OK)
         goto out;
-    }
-    guestfs_set_error_handler(g, NULL, NULL);
-    /* The environment wins, so a lab can choose another backend. */
-    if (guestfs_parse_environment(g) < 0) {
-        r = gfs_fail(g, err, "bad LIBGUESTFS_* environment", NULL);
-        goto out;
-    }
-    if (getenv("LIBGUESTFS_BACKEND") == NULL && guestfs_set_backend(g, "direct") < 0) {
-        r = gfs_fail(g, err, "cannot select the direct backend", NULL);
-        goto out;
-    }
-    /* Without a working KVM the appliance picks KVM anyway and hangs. The value
-     * must be a boolean word: "" makes launch fail with no error message. */
-    if (req->tcg && getenv("LIBGUESTFS_BACKEND_SETTINGS") == NULL &&
-        guestfs_set_backend_setting(g, "force_tcg", "1") < 0) {
-        r = gfs_fail(g, err, "cannot force TCG", NULL);
-        goto out;
-    }
-    if (guestfs_add_drive_opts(g, req->overlay, GUESTFS_ADD_DRIVE_OPTS_FORMAT, "qcow2", -1) < 0) {
-        r = gfs_fail(g, err, "cannot add drive", req->overlay);
-        goto out;
-    }
-    if (guestfs_launch(g) < 0) {
-        r = gfs_fail(g, err, "cannot launch the appliance for", req->overlay);
-        goto out;
-    }
     launched = true;
     t1 = avtb_now();
     r = plant_fs(g, req, &root, err);
