@@ -68,6 +68,11 @@ enum {
 };
 
 static const uint64_t FA_PROC_TTL_US = 2000000;
+/* A pid with a file event in the last FA_HOT_US has its sockets listed every
+ * FA_HOT_PASS_US, not only each heartbeat: a product reads a file, then
+ * connects and uploads within a fraction of a second. */
+static const uint64_t FA_HOT_US = 3000000;
+static const uint64_t FA_HOT_PASS_US = 50000;
 static const uint64_t FA_COALESCE_US = 100000;
 
 struct fa_line {
@@ -573,6 +578,11 @@ static void fa_emit_file(struct fa *a, pid_t pid, uint64_t mask, const char *pat
                  cut_exe ? (cut_path ? ",\"exe\"" : "\"exe\"") : "",
                  cut_cmd ? (cut_path || cut_exe ? ",\"cmdline\"" : "\"cmdline\"") : "");
     fa_emit(a);
+    /* An exec gives the pid a new comm, exe and command line: the cached ones
+     * would name the program that was replaced (a shell, for every command
+     * it runs) on all of the new program's events. */
+    if (mask & FAN_OPEN_EXEC)
+        p->pid = 0;
 }
 
 static void fa_pend_flush(struct fa *a, struct fa_pend *e)
@@ -862,6 +872,21 @@ static void fa_track_pass(struct fa *a)
         fa_scan_sockets(a, a->track[i].pid);
         i++;
     }
+}
+
+/* Every FA_HOT_PASS_US: the sockets of the pids active in the last FA_HOT_US.
+ * Returns whether any pid is still hot (the loop wakes for the next pass then). */
+static bool fa_hot_pass(struct fa *a, uint64_t now)
+{
+    bool hot = false;
+    for (size_t i = 0; i < a->ntrack; i++) {
+        if (now - a->track[i].last_us > FA_HOT_US)
+            continue;
+        hot = true;
+        a->pass++;
+        fa_scan_sockets(a, a->track[i].pid);
+    }
+    return hot;
 }
 
 /* --- fanotify --------------------------------------------------------------- */
@@ -1212,9 +1237,14 @@ int main(int argc, char **argv)
     }
     fa_hello(a, a->fan < 0 ? reason : NULL);
 
-    uint64_t next_hb = fa_mono_us();
+    uint64_t next_hb = fa_mono_us(), next_hot = 0;
+    bool hot = false;
     while (!fa_stop) {
         uint64_t now = fa_mono_us();
+        if (a->ntrack > 0 && now >= next_hot) {
+            hot = fa_hot_pass(a, now);
+            next_hot = now + FA_HOT_PASS_US;
+        }
         if (now >= next_hb) {
             fa_heartbeat(a);
             fa_track_pass(a);
@@ -1227,11 +1257,16 @@ int main(int argc, char **argv)
         uint64_t due = fa_pend_due(a, now);
         if (due < wait)
             wait = due;
+        /* A new file event makes a pid hot: the pass after it is at most FA_HOT_PASS_US away. */
+        if (hot && next_hot > now && next_hot - now < wait)
+            wait = next_hot - now;
         int timeout = (int)((wait + 999) / 1000);
         struct pollfd p = {.fd = a->fan, .events = POLLIN};
         int n = poll(&p, a->fan >= 0 ? 1 : 0, timeout);
-        if (n > 0 && (p.revents & POLLIN))
+        if (n > 0 && (p.revents & POLLIN)) {
             fa_drain(a);
+            hot = a->ntrack > 0;
+        }
     }
     fa_pend_expire(a, fa_mono_us(), true);
     fa_bye(a);
