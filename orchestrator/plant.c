@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include "collectors/guestfs.h"
@@ -623,11 +624,20 @@ static avtb_err plant_doc(plant_ctx *c, const avtb_honeydoc *d, json_t *docs, av
         r = write_file(c, real, d->content, d->len, d->mode, d->uid, d->gid, err);
     if (r == AVTB_OK)
         r = verify(c->g, real, d->content, d->len, err);
-    /* libguestfs: nsecs -2 leaves that time as it is. */
-    if (r == AVTB_OK && (d->mtime != 0 || d->atime != 0) &&
-        guestfs_utimens(c->g, real, d->atime, d->atime != 0 ? 0 : -2, d->mtime,
-                        d->mtime != 0 ? 0 : -2) < 0)
-        r = gfs_fail(c->g, err, "cannot set the times of", real);
+    /*
+     * libguestfs: nsecs -2 leaves that time as it is. The atime always goes
+     * before the ctime this sets: relatime then moves it on the guest's
+     * first read, which is how forensics tells a read document
+     * (collectors/FORENSICS.md). Reading it back above left it at "now".
+     */
+    if (r == AVTB_OK) {
+        int64_t atime = d->atime != 0   ? d->atime
+                        : d->mtime != 0 ? d->mtime
+                                        : (int64_t)time(NULL) - 60;
+
+        if (guestfs_utimens(c->g, real, atime, 0, d->mtime, d->mtime != 0 ? 0 : -2) < 0)
+            r = gfs_fail(c->g, err, "cannot set the times of", real);
+    }
     if (r == AVTB_OK)
         r = snapshot(c, d, real, docs, err);
     for (plant_dir *p = dir; r == AVTB_OK && p != NULL && p->made; p = p->parent)
