@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "common/util.h"
 
 /* Events whose path is one of these are reads of it. */
 #define READ_MASK  (AVTB_FA_OPEN | AVTB_FA_ACCESS | AVTB_FA_CLOSE_NOWRITE)
@@ -1166,4 +1169,92 @@ out:
     registry_free(&reg);
     index_free(&ix);
     return result;
+}
+
+/* ---- an evidence directory ------------------------------------------------ */
+
+static void problem(char **problems, size_t max, size_t *count, const char *fmt, ...)
+    AVTB_PRINTF(4, 5);
+
+static void problem(char **problems, size_t max, size_t *count, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg = NULL;
+
+    if (*count >= max)
+        return;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    if (msg != NULL)
+        problems[(*count)++] = msg;
+}
+
+/* DIR/NAME parsed; NULL when missing (silently) or unreadable (a problem). */
+static json_t *load_json(const char *dir, const char *name, char **problems, size_t max,
+                         size_t *count)
+{
+    char *path = avtb_path_join(dir, name);
+    json_error_t jerr;
+    json_t *j = NULL;
+
+    if (path != NULL && access(path, F_OK) == 0) {
+        j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+        if (j == NULL)
+            problem(problems, max, count, "%s: %s at line %d; the evidence cannot be read", path,
+                    jerr.text, jerr.line);
+    }
+    free(path);
+    return j;
+}
+
+void avtb_file_evidence_clear(avtb_file_evidence *fe)
+{
+    json_decref(fe->forensics);
+    json_decref(fe->document_access);
+    json_decref(fe->chains);
+    memset(fe, 0, sizeof(*fe));
+}
+
+avtb_err avtb_file_evidence_load(const char *dir, const avtb_findings *findings,
+                                 avtb_file_evidence *out, char **problems, size_t nproblems,
+                                 size_t *count, avtb_error *err)
+{
+    json_t *reg = load_json(dir, "tokens.json", problems, nproblems, count);
+    char *fapath = avtb_path_join(dir, AVTB_FA_FILE);
+    avtb_fa_log *log = NULL;
+    avtb_error ferr = {0};
+    avtb_err r = AVTB_ERR_NOMEM;
+
+    memset(out, 0, sizeof(*out));
+    if (fapath == NULL)
+        goto out;
+    out->forensics = load_json(dir, "forensics.json", problems, nproblems, count);
+    if (access(fapath, F_OK) == 0) {
+        r = avtb_fa_log_load(fapath, NULL, &log, &ferr);
+        if (r == AVTB_ERR_NOMEM) {
+            avtb_error_set(err, r, "%s", ferr.msg);
+            goto out;
+        }
+        if (r != AVTB_OK)
+            problem(problems, nproblems, count, "file-access evidence: %s", ferr.msg);
+        r = AVTB_ERR_NOMEM;
+        if (log != NULL && (out->document_access = avtb_fa_document_access(log, reg)) == NULL)
+            goto out;
+    }
+    r = AVTB_ERR_NOMEM;
+    if (reg != NULL &&
+        (out->chains = avtb_chains_build(findings, log, out->forensics, reg)) == NULL)
+        goto out;
+    r = AVTB_OK;
+out:
+    if (r == AVTB_ERR_NOMEM && err->code == AVTB_OK)
+        avtb_error_set(err, r, "out of memory building the chains");
+    if (r != AVTB_OK)
+        avtb_file_evidence_clear(out);
+    avtb_fa_log_free(log);
+    json_decref(reg);
+    free(fapath);
+    return r;
 }

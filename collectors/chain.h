@@ -48,4 +48,23 @@ json_t *avtb_chains_build(const avtb_findings *findings, const avtb_fa_log *fa, 
  */
 json_t *avtb_fa_document_access(const avtb_fa_log *fa, json_t *registry);
 
+/* What an evidence directory says about files, for report.json and `avtb analyze`. */
+typedef struct avtb_file_evidence {
+    json_t *forensics;       /* forensics.json, or NULL when the run has none */
+    json_t *document_access; /* NULL without file-access.jsonl */
+    json_t *chains;          /* NULL without tokens.json */
+} avtb_file_evidence;
+
+/*
+ * Reads tokens.json, forensics.json and file-access.jsonl of the evidence
+ * directory dir (each may be missing) and builds the chains for findings
+ * (report order). A file that exists but cannot be read is a problem: its
+ * sentence goes to problems (at most nproblems, malloc'd each; *count set),
+ * and the rest is still built. Fails only when out of memory.
+ */
+avtb_err avtb_file_evidence_load(const char *dir, const avtb_findings *findings,
+                                 avtb_file_evidence *out, char **problems, size_t nproblems,
+                                 size_t *count, avtb_error *err) AVTB_WUR;
+void avtb_file_evidence_clear(avtb_file_evidence *fe);
+
 #endif

@@ -16,6 +16,7 @@
 
 #include "collectors/analyze.h"
 #include "collectors/canaries.h"
+#include "collectors/chain.h"
 #include "collectors/evidence.h"
 #include "collectors/transcript.h"
 #include "common/error.h"
@@ -298,6 +299,7 @@ static int analyze(analyze_args *x)
     avtb_patterns *p = NULL;
     avtb_analyze_opts opts;
     avtb_analysis a = {0};
+    avtb_file_evidence fe = {0};
     avtb_err r = AVTB_ERR_NOMEM;
     int code = AVTB_EXIT_USAGE;
 
@@ -333,8 +335,26 @@ static int analyze(analyze_args *x)
         r = avtb_analyze_capture(x->pcap, p, avtb_canaries_token_docs(c), &opts, &a, &err);
     if (r != AVTB_OK)
         goto out;
+    /* An evidence directory: the chains are re-derived from its files too. */
+    if (x->evidence != NULL) {
+        char *problems[8];
+        size_t n = 0;
+
+        r = avtb_file_evidence_load(x->evidence, &a.findings, &fe, problems, 8, &n, &err);
+        for (size_t i = 0; i < n; i++) {
+            fprintf(stderr, "avtb analyze: %s\n", problems[i]);
+            free(problems[i]);
+        }
+        if (r != AVTB_OK)
+            goto out;
+    }
     if (x->json) {
         json_t *root = analysis_json(&a, x->pcap);
+
+        if (root != NULL && fe.chains != NULL)
+            json_object_set(root, "chains", fe.chains);
+        if (root != NULL && fe.document_access != NULL)
+            json_object_set(root, "document_access", fe.document_access);
 
         if (root == NULL || json_dumpf(root, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII) < 0) {
             json_decref(root);
@@ -344,7 +364,17 @@ static int analyze(analyze_args *x)
         putchar('\n');
         json_decref(root);
     } else {
+        size_t i;
+        json_t *v;
+
         print_table(&a, x->pcap, stdout);
+        json_array_foreach(fe.chains, i, v)
+        {
+            const char *sum = json_string_value(json_object_get(v, "summary"));
+
+            if (sum != NULL)
+                printf("chain: %s\n", sum);
+        }
     }
     /* Suspected findings count: the evidence does not show that nothing left. */
     code = a.findings.count > 0 ? AVTB_EXIT_FAILED
@@ -356,6 +386,7 @@ out:
         code = r == AVTB_ERR_NOMEM || r == AVTB_ERR_INTERNAL ? AVTB_EXIT_INFRA : AVTB_EXIT_USAGE;
     }
     avtb_analysis_clear(&a);
+    avtb_file_evidence_clear(&fe);
     avtb_patterns_free(p);
     avtb_canaries_free(c);
     return code;
