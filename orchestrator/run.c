@@ -16,8 +16,11 @@
 
 #include "collectors/analyze.h"
 #include "collectors/canaries.h"
+#include "collectors/chain.h"
 #include "collectors/collector.h"
 #include "collectors/evidence.h"
+#include "collectors/fileaccess.h"
+#include "collectors/forensics.h"
 #include "collectors/tls-mitm.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -44,7 +47,7 @@ typedef struct run {
     const avtb_run_opts *opts;
     char run_id[160];
     char tag[TAG_LEN + 1];
-    char *evdir, *workdir, *overlay, *sock, *console;
+    char *evdir, *workdir, *overlay, *sock, *fasock, *console;
     avtb_image *img;
     const avtb_accel *accel;
     avtb_virt *virt;
@@ -59,6 +62,20 @@ typedef struct run {
     FILE *agent_log;
     avtb_agent *agent;
     int agent_fd;
+    /* The file-access channel: its own decoder and transcript (file-access.jsonl). */
+    FILE *fa_log;
+    avtb_agent *fa_chan;
+    int fa_fd;
+    uint64_t fa_anomalies;
+    avtb_fa_monitor *fam;
+    bool fa_ended;
+    /* The run's tokens, compiled once: for the forensics and the analysis. */
+    avtb_canaries *canaries;
+    avtb_patterns *pats;
+    bool planted;     /* planted.json written: the overlay holds the honey documents */
+    double boot_wall; /* wall clock when the guest was started */
+    char *notices[4];
+    size_t nnotices;
     /* Timeline state fed by agent messages. */
     bool hello, bye;
     double hello_at;
@@ -107,6 +124,28 @@ static void phase_end(run *r)
         r->nphases++;
     }
     r->phase = NULL;
+}
+
+/* Seconds since the epoch: file-access times are wall-clock times. */
+static double wall_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void add_notice(run *r, const char *text)
+{
+    if (text == NULL || r->nnotices >= sizeof(r->notices) / sizeof(r->notices[0]))
+        return;
+    for (size_t i = 0; i < r->nnotices; i++)
+        if (strcmp(r->notices[i], text) == 0)
+            return;
+    if ((r->notices[r->nnotices] = strdup(text)) != NULL) {
+        avtb_info("%s: %s", r->s->name, text);
+        r->nnotices++;
+    }
 }
 
 /* A stop signal turns into an incomplete-evidence reason, once. */
@@ -173,8 +212,9 @@ static avtb_err make_dirs(run *r, avtb_error *err)
         avtb_warn("cannot hand %s to libvirt-qemu: %s", r->workdir, strerror(errno));
     r->overlay = avtb_path_join(r->workdir, "disk.avtb-overlay.qcow2");
     r->sock = avtb_path_join(r->workdir, "agent.sock");
+    r->fasock = avtb_path_join(r->workdir, "fileaccess.sock");
     r->console = avtb_path_join(r->evdir, "console.log");
-    if (r->overlay == NULL || r->sock == NULL || r->console == NULL)
+    if (r->overlay == NULL || r->sock == NULL || r->fasock == NULL || r->console == NULL)
         return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
     return AVTB_OK;
 }
@@ -324,36 +364,83 @@ static void on_agent_msg(void *ctx, const char *type, json_t *msg)
     }
 }
 
-/* Reads what the agent sent; false once the channel is closed. */
-static bool pump_agent(run *r, int timeout_ms)
+static void on_fa_msg(void *ctx, const char *type, json_t *msg)
 {
-    struct pollfd p = {.fd = r->agent_fd, .events = POLLIN};
+    run *r = ctx;
+
+    avtb_fa_monitor_msg(r->fam, type, msg, wall_now());
+}
+
+/*
+ * Reads what is waiting on one channel into its decoder; false once the
+ * channel is closed (the fd is closed and set to -1 then).
+ */
+static bool drain(avtb_agent *chan, int *fd)
+{
     uint8_t buf[16384];
     size_t used;
-    int n;
 
-    if (r->agent_fd < 0) {
-        if (timeout_ms > 0)
-            poll(NULL, 0, timeout_ms);
-        return false;
-    }
-    n = poll(&p, 1, timeout_ms);
-    if (n <= 0)
-        return true;
     for (;;) {
-        ssize_t got = read(r->agent_fd, buf, sizeof(buf));
+        ssize_t got = read(*fd, buf, sizeof(buf));
 
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0 && errno == EAGAIN)
             return true;
         if (got <= 0) {
-            close(r->agent_fd);
-            r->agent_fd = -1;
+            close(*fd);
+            *fd = -1;
             return false;
         }
-        avtb_agent_feed(r->agent, buf, (size_t)got, &used);
+        avtb_agent_feed(chan, buf, (size_t)got, &used);
     }
+}
+
+/*
+ * Waits up to timeout_ms for either channel and reads both: the file-access
+ * agent blocks while its port is not read, so it is read whenever the
+ * command channel is. Returns false once the command channel is closed.
+ */
+static bool pump_agent(run *r, int timeout_ms)
+{
+    struct pollfd p[2] = {{.fd = r->agent_fd, .events = POLLIN},
+                          {.fd = r->fa_fd, .events = POLLIN}};
+    bool open = r->agent_fd >= 0;
+
+    if (r->agent_fd < 0 && r->fa_fd < 0) {
+        if (timeout_ms > 0)
+            poll(NULL, 0, timeout_ms);
+        return false;
+    }
+    if (poll(p, 2, timeout_ms) > 0) {
+        if (p[0].revents != 0 && r->agent_fd >= 0)
+            open = drain(r->agent, &r->agent_fd);
+        if (p[1].revents != 0 && r->fa_fd >= 0) {
+            drain(r->fa_chan, &r->fa_fd);
+            while (r->fa_anomalies < avtb_agent_anomalies(r->fa_chan)) {
+                r->fa_anomalies++;
+                avtb_fa_monitor_anomaly(r->fam, wall_now());
+            }
+        }
+    }
+    if (r->fam != NULL && !r->fa_ended)
+        avtb_fa_monitor_tick(r->fam, wall_now());
+    return open;
+}
+
+/* The guest is gone: whatever the file-access channel still holds, then the monitor's end. */
+static void end_file_access(run *r)
+{
+    if (r->fam == NULL || r->fa_ended)
+        return;
+    if (r->fa_fd >= 0)
+        drain(r->fa_chan, &r->fa_fd);
+    while (r->fa_chan != NULL && r->fa_anomalies < avtb_agent_anomalies(r->fa_chan)) {
+        r->fa_anomalies++;
+        avtb_fa_monitor_anomaly(r->fam, wall_now());
+    }
+    avtb_fa_monitor_end(r->fam, wall_now(), r->s->file_access == AVTB_FA_OFF);
+    r->fa_ended = true;
 }
 
 static avtb_err boot(run *r, avtb_error *err)
@@ -363,8 +450,12 @@ static avtb_err boot(run *r, avtb_error *err)
     char name[32];
     avtb_err e;
 
-    /* The guest's address, router and DNS come from the network's DHCP. */
-    if ((cmdline = strdup(r->img->cmdline)) == NULL)
+    /* The guest's address, router and DNS come from the network's DHCP;
+     * avtb.fagent= tells avtb-init how to run the file-access agent. */
+    if (asprintf(&cmdline, "%s%s", r->img->cmdline,
+                 r->s->file_access == AVTB_FA_OFF           ? " avtb.fagent=off"
+                 : r->s->file_access == AVTB_FA_NO_FANOTIFY ? " avtb.fagent=nofanotify"
+                                                            : "") < 0)
         return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
     snprintf(name, sizeof(name), "avtb-%s", r->tag);
     spec.name = name;
@@ -378,6 +469,8 @@ static avtb_err boot(run *r, avtb_error *err)
     spec.mac = avtb_vnet_guest_mac(r->net);
     spec.console_log = r->console;
     spec.agent_sock = r->sock;
+    spec.fileaccess_sock = r->s->file_access == AVTB_FA_OFF ? NULL : r->fasock;
+    r->boot_wall = wall_now();
     e = avtb_vdom_start(r->virt, &spec, &r->dom, err);
     free(cmdline);
     if (e != AVTB_OK)
@@ -385,6 +478,14 @@ static avtb_err boot(run *r, avtb_error *err)
     e = avtb_agent_connect(r->sock, 30000, &r->agent_fd, err);
     if (e != AVTB_OK)
         return e;
+    if (spec.fileaccess_sock != NULL) {
+        avtb_error faerr = {0};
+
+        /* QEMU made both sockets before the domain started. Without this one
+         * the run goes on: the monitor will say the agent never connected. */
+        if (avtb_agent_connect(r->fasock, 5000, &r->fa_fd, &faerr) != AVTB_OK)
+            avtb_warn("%s: file-access channel: %s", r->s->name, faerr.msg);
+    }
     while (!r->hello) {
         if (interrupted(r))
             return AVTB_ERR_INTERRUPTED;
@@ -464,6 +565,7 @@ static void stop_guest(run *r)
     if (avtb_vdom_destroy(r->dom, &err) != AVTB_OK)
         add_reason(r, "%s", err.msg);
     r->dom = NULL;
+    end_file_access(r);
 }
 
 /* Releases every resource the run holds, in reverse order. Idempotent. */
@@ -475,6 +577,10 @@ static void run_teardown(run *r)
     if (r->agent_fd >= 0)
         close(r->agent_fd);
     r->agent_fd = -1;
+    end_file_access(r);
+    if (r->fa_fd >= 0)
+        close(r->fa_fd);
+    r->fa_fd = -1;
     stop_collectors(r);
     if (r->nft) {
         char *path = avtb_path_join(r->evdir, "netfilter.json");
@@ -519,6 +625,68 @@ static avtb_err make_ca(run *r, avtb_error *err)
     return e;
 }
 
+/* Tokens and document metadata of the run, compiled once for the forensics and the analysis. */
+static avtb_err run_patterns(run *r, avtb_error *err)
+{
+    char *registry;
+    avtb_err e;
+
+    if (r->pats != NULL)
+        return AVTB_OK;
+    r->canaries = avtb_canaries_new();
+    registry = avtb_path_join(r->evdir, "tokens.json");
+    e = r->canaries && registry ? AVTB_OK : avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
+    /* The registry render_docs wrote (every token of every document, archive members
+     * included): the run finds what `avtb analyze` of its evidence finds. */
+    if (e == AVTB_OK && r->ndocs > 0)
+        e = avtb_canaries_load_registry(r->canaries, registry, err);
+    free(registry);
+    if (e == AVTB_OK)
+        e = avtb_canaries_compile(r->canaries, &r->pats, err);
+    return e;
+}
+
+/*
+ * Agentless forensics on the stopped guest's disk (collectors/FORENSICS.md):
+ * each planted document against its "before" record, and every file changed
+ * since boot searched for tokens. Runs whenever documents were planted and
+ * the guest is down, also after a failed dwell; a failure is an incomplete
+ * reason, the run goes on to its report.
+ */
+static void run_forensics(run *r)
+{
+    avtb_forensics_summary sum = {0};
+    avtb_error err = {0};
+    avtb_forensics_req req = {
+        .overlay = r->overlay,
+        .root_device = r->img ? r->img->guestfs_root : NULL,
+        .tcg = r->accel ? !r->accel->kvm : true,
+        .evidence_dir = r->evdir,
+        /* Before boot, by a second or two: the guest's clock is the host's at boot. */
+        .since = (int64_t)r->boot_wall - 2,
+    };
+
+    if (!r->planted || !r->s->forensics || r->dom != NULL || r->boot_wall == 0 ||
+        avtb_signals_pending() != 0)
+        return;
+    phase_begin(r, "forensics");
+    if (run_patterns(r, &err) != AVTB_OK) {
+        add_reason(r, "forensics: %s", err.msg);
+        phase_end(r);
+        return;
+    }
+    req.patterns = r->pats;
+    req.token_docs = avtb_canaries_token_docs(r->canaries);
+    if (avtb_forensics_run(&req, &sum, &err) != AVTB_OK)
+        add_reason(r, "forensics failed: %s", err.msg);
+    else
+        avtb_info("%s: forensics: %zu documents (%zu read, %zu changed, %zu vanished), %zu changed "
+                  "files scanned, %zu with tokens%s",
+                  r->s->name, sum.documents, sum.read, sum.changed, sum.vanished, sum.scanned,
+                  sum.files_with_tokens, sum.limited ? " (a limit cut the search short)" : "");
+    phase_end(r);
+}
+
 static avtb_err run_pipeline(run *r, avtb_error *err)
 {
     avtb_err e;
@@ -560,6 +728,7 @@ static avtb_err run_pipeline(run *r, avtb_error *err)
         };
 
         e = avtb_plant(&req, err);
+        r->planted = e == AVTB_OK;
     }
     if (e != AVTB_OK)
         return interrupted(r) ? AVTB_ERR_INTERRUPTED : e;
@@ -597,6 +766,13 @@ static avtb_err run_pipeline(run *r, avtb_error *err)
     r->agent = avtb_agent_new(r->agent_log, on_agent_msg, r);
     if (r->agent_log == NULL || r->agent == NULL)
         return avtb_error_errno(err, AVTB_ERR_IO, errno, "cannot create agent.jsonl");
+    path = avtb_path_join(r->evdir, "file-access.jsonl");
+    r->fa_log = path ? fopen(path, "we") : NULL;
+    free(path);
+    r->fa_chan = avtb_agent_new(r->fa_log, on_fa_msg, r);
+    r->fam = avtb_fa_monitor_new();
+    if (r->fa_log == NULL || r->fa_chan == NULL || r->fam == NULL)
+        return avtb_error_errno(err, AVTB_ERR_IO, errno, "cannot create file-access.jsonl");
     e = boot(r, err);
     if (e != AVTB_OK)
         return e;
@@ -624,31 +800,60 @@ static void free_run(run *r)
     avtb_agent_free(r->agent);
     if (r->agent_log != NULL)
         fclose(r->agent_log);
+    avtb_agent_free(r->fa_chan);
+    if (r->fa_log != NULL)
+        fclose(r->fa_log);
+    avtb_fa_monitor_free(r->fam);
+    avtb_patterns_free(r->pats);
+    avtb_canaries_free(r->canaries);
+    for (size_t i = 0; i < r->nnotices; i++)
+        free(r->notices[i]);
     avtb_image_free(r->img);
     avtb_mitm_free(r->mitm);
     free(r->evdir);
     free(r->workdir);
     free(r->overlay);
     free(r->sock);
+    free(r->fasock);
     free(r->console);
 }
 
-/* Tokens and document metadata of the run, compiled for the analysis. */
-static avtb_err run_patterns(run *r, avtb_canaries **cout, avtb_patterns **out, avtb_error *err)
+/*
+ * The monitor's verdict on itself (a lost agent makes the evidence
+ * incomplete; running without one is a notice), the forensics record, and
+ * the chains that tie documents, processes, staging files and findings.
+ */
+static json_t *file_evidence(run *r, const avtb_findings *findings, avtb_file_evidence *fe)
 {
-    avtb_canaries *c = avtb_canaries_new();
-    char *registry = avtb_path_join(r->evdir, "tokens.json");
-    avtb_err e = c && registry ? AVTB_OK : avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
+    json_t *status = NULL;
+    avtb_error err = {0};
+    char *problems[8];
+    char **mine = NULL;
+    size_t n = 0;
 
-    /* The registry render_docs wrote (every token of every document, archive members
-     * included): the run finds what `avtb analyze` of its evidence finds. */
-    if (e == AVTB_OK && r->ndocs > 0)
-        e = avtb_canaries_load_registry(c, registry, err);
-    free(registry);
-    if (e == AVTB_OK)
-        e = avtb_canaries_compile(c, out, err);
-    *cout = c;
-    return e;
+    if (r->fam != NULL) {
+        end_file_access(r);
+        if (r->fa_log != NULL)
+            fflush(r->fa_log);
+        status = avtb_fa_monitor_json(r->fam);
+        n = avtb_fa_monitor_problems(r->fam, &mine);
+        for (size_t i = 0; i < n; i++) {
+            add_reason(r, "%s", mine[i]);
+            free(mine[i]);
+        }
+        free(mine);
+        add_notice(r, avtb_fa_monitor_notice(r->fam));
+    }
+    n = 0;
+    if (avtb_file_evidence_load(r->evdir, findings, fe, problems, 8, &n, &err) != AVTB_OK)
+        add_reason(r, "%s", err.msg);
+    for (size_t i = 0; i < n; i++) {
+        add_reason(r, "%s", problems[i]);
+        free(problems[i]);
+    }
+    if (fe->forensics == NULL && r->planted && r->s->forensics && r->boot_wall != 0)
+        add_notice(r, "no forensics of the guest's disk: the run stopped before they could run");
+    return status;
 }
 
 /* Analysis and report: always run, on whatever evidence exists. */
@@ -660,8 +865,8 @@ static int conclude(run *r)
     avtb_report rep = {0};
     avtb_error err = {0};
     avtb_analyze_opts opts;
-    avtb_canaries *canaries = NULL;
-    avtb_patterns *pats = NULL;
+    avtb_file_evidence fe = {0};
+    json_t *fa_status;
     char *pcap = avtb_path_join(r->evdir, "capture.pcapng");
     bool analysed = false;
     struct stat st;
@@ -673,9 +878,9 @@ static int conclude(run *r)
         add_reason(r, "out of memory before analysis");
     } else if (stat(pcap, &st) < 0) {
         add_reason(r, "no network capture to analyse");
-    } else if (run_patterns(r, &canaries, &pats, &err) != AVTB_OK ||
-               avtb_evidence_analyze(r->evdir, pats, avtb_canaries_token_docs(canaries), &opts, &an,
-                                     &err) != AVTB_OK) {
+    } else if (run_patterns(r, &err) != AVTB_OK ||
+               avtb_evidence_analyze(r->evdir, r->pats, avtb_canaries_token_docs(r->canaries),
+                                     &opts, &an, &err) != AVTB_OK) {
         add_reason(r, "analysis failed: %s", err.msg);
     } else {
         /* Evidence that exists but cannot be read (the decrypted TLS, say): incomplete. */
@@ -689,8 +894,7 @@ static int conclude(run *r)
                   (unsigned long long)an.stats.flows, findings.count,
                   (unsigned long long)an.anomaly_total);
     }
-    avtb_patterns_free(pats);
-    avtb_canaries_free(canaries);
+    fa_status = file_evidence(r, &findings, &fe);
     phase_end(r);
 
     avtb_utc_now(r->finished);
@@ -709,6 +913,12 @@ static int conclude(run *r)
     rep.nreasons = r->nreasons;
     rep.phases = r->phases;
     rep.nphases = r->nphases;
+    rep.file_access = fa_status;
+    rep.forensics = fe.forensics;
+    rep.document_access = fe.document_access;
+    rep.chains = fe.chains;
+    rep.notices = (const char *const *)r->notices;
+    rep.nnotices = r->nnotices;
     rep.verdict = avtb_verdict_decide(r->s, &findings, rep.complete, results);
     rep.results = results;
     code = avtb_verdict_exit_code(rep.verdict, results, r->s->nexpects);
@@ -724,13 +934,15 @@ static int conclude(run *r)
     mark_incomplete(r, !rep.complete || code == AVTB_EXIT_INFRA);
     avtb_findings_clear(&findings);
     avtb_analysis_clear(&an);
+    avtb_file_evidence_clear(&fe);
+    json_decref(fa_status);
     free(pcap);
     return code;
 }
 
 int avtb_run(const avtb_run_opts *opts, const avtb_scenario *s)
 {
-    run r = {.s = s, .opts = opts, .agent_fd = -1};
+    run r = {.s = s, .opts = opts, .agent_fd = -1, .fa_fd = -1};
     avtb_error err = {0};
     avtb_err e;
     int code;
@@ -753,6 +965,9 @@ int avtb_run(const avtb_run_opts *opts, const avtb_scenario *s)
     else if (e == AVTB_ERR_INTERRUPTED)
         interrupted(&r);
     phase_end(&r);
+    /* Forensics needs the guest down and its overlay still there. */
+    stop_guest(&r);
+    run_forensics(&r);
     phase_begin(&r, "teardown");
     run_teardown(&r);
     phase_end(&r);

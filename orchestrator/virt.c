@@ -314,8 +314,8 @@ char *avtb_vdom_xml(const avtb_vdom_spec *s)
                  "  </devices>\n"
                  "</domain>\n",
                  s->kvm ? "kvm" : "qemu", name, s->memory_mib, kernel, initrd, cmdline, disk, net,
-                 mac[0] ? "      <mac address='" : "", mac, mac[0] ? "'/>\n" : "", console,
-                 sock, fa ? fa : "") < 0)
+                 mac[0] ? "      <mac address='" : "", mac, mac[0] ? "'/>\n" : "", console, sock,
+                 fa ? fa : "") < 0)
         xml = NULL;
     free(name);
     free(kernel);

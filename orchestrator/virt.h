@@ -47,12 +47,12 @@ typedef struct avtb_vdom_spec {
     bool kvm;
     unsigned memory_mib;
     const char *kernel, *initrd, *cmdline;
-    const char *disk;        /* qcow2 overlay */
-    const char *network;     /* libvirt network name */
-    const char *console_log; /* serial console written here */
-    const char *agent_sock;  /* virtio-serial channel org.avtb.agent.0, qemu listens */
+    const char *disk;            /* qcow2 overlay */
+    const char *network;         /* libvirt network name */
+    const char *console_log;     /* serial console written here */
+    const char *agent_sock;      /* virtio-serial channel org.avtb.agent.0, qemu listens */
     const char *fileaccess_sock; /* channel org.avtb.fileaccess.0 (file-access agent), or NULL */
-    const char *mac;         /* the NIC's MAC (the network's DHCP lease is for it); may be NULL */
+    const char *mac; /* the NIC's MAC (the network's DHCP lease is for it); may be NULL */
 } avtb_vdom_spec;
 
 avtb_err avtb_vdom_start(avtb_virt *v, const avtb_vdom_spec *spec, avtb_vdom **out,

@@ -185,7 +185,60 @@ static json_t *report_json(const avtb_report *r)
         return NULL;
     if (r->analysis != NULL)
         avtb_analysis_json_into(root, r->analysis);
+    if (r->nnotices > 0) {
+        json_t *notices = json_array();
+
+        for (size_t i = 0; notices != NULL && i < r->nnotices; i++)
+            json_array_append_new(notices, json_string(r->notices[i]));
+        json_object_set_new(root, "notices", notices);
+    }
+    if (r->file_access != NULL)
+        json_object_set(root, "file_access", r->file_access);
+    if (r->document_access != NULL)
+        json_object_set(root, "document_access", r->document_access);
+    if (r->forensics != NULL)
+        json_object_set(root, "forensics", r->forensics);
+    if (r->chains != NULL)
+        json_object_set(root, "chains", r->chains);
     return root;
+}
+
+/* A line per chain, from its summary; then what forensics found beyond them. */
+static void print_file_evidence(const avtb_report *r, FILE *fp)
+{
+    const char *status = json_string_value(json_object_get(r->file_access, "status"));
+    json_t *files = json_object_get(r->forensics, "files");
+    size_t i;
+    json_t *v;
+
+    if (status != NULL)
+        fprintf(fp, "  file access: %s\n", status);
+    for (i = 0; i < r->nnotices; i++)
+        fprintf(fp, "  note: %s\n", r->notices[i]);
+    json_array_foreach(r->chains, i, v)
+    {
+        const char *sum = json_string_value(json_object_get(v, "summary"));
+
+        if (sum != NULL)
+            fprintf(fp, "  chain: %s\n", sum);
+    }
+    json_array_foreach(files, i, v)
+    {
+        const char *path = json_string_value(json_object_get(v, "path"));
+        const char *kind = json_string_value(json_object_get(v, "kind"));
+        size_t n = json_array_size(json_object_get(v, "tokens"));
+
+        fprintf(fp, "  forensics: %s (%s) holds %zu token%s\n", path ? path : "?",
+                kind ? kind : "file", n, n == 1 ? "" : "s");
+    }
+    json_array_foreach(json_object_get(r->forensics, "documents"), i, v)
+    {
+        const char *state = json_string_value(json_object_get(v, "state"));
+
+        if (state != NULL && strcmp(state, "unchanged") != 0 && strcmp(state, "read") != 0)
+            fprintf(fp, "  forensics: %s %s\n",
+                    json_string_value(json_object_get(v, "path")) ?: "?", state);
+    }
 }
 
 avtb_err avtb_report_write_json(const avtb_report *r, const char *dir, avtb_error *err)
@@ -235,6 +288,7 @@ void avtb_report_print_summary(const avtb_report *r, const char *dir, FILE *fp)
                 doc ? doc : "unknown document", f->protocol, f->dst.host ? f->dst.host : "",
                 f->dst.host ? " " : "", f->dst.ip, f->dst.port);
     }
+    print_file_evidence(r, fp);
     if (r->analysis != NULL && r->analysis->nattempts > 0) {
         const avtb_analysis *a = r->analysis;
         size_t shown = a->nattempts < 20 ? a->nattempts : 20;

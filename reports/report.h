@@ -41,6 +41,15 @@ typedef struct avtb_report {
     avtb_verdict verdict;
     const avtb_expect_result *results; /* scenario->nexpects entries */
     int exit_code;
+    /* What the file-access agent and the forensics add (collectors/FILEACCESS.md,
+     * collectors/FORENSICS.md); each may be NULL, and is then left out. */
+    json_t *file_access;        /* the monitor's status object */
+    json_t *forensics;          /* forensics.json's content */
+    json_t *document_access;    /* per planted document, the processes that touched it */
+    json_t *chains;             /* read -> stage -> upload, per finding */
+    const char *const *notices; /* what a reader must know that does not make the evidence
+                                 * incomplete ("file access from forensics only") */
+    size_t nnotices;
 } avtb_report;
 
 /*

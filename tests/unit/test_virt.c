@@ -51,8 +51,9 @@ START_TEST(domain_xml_types_and_escaping)
     free(xml);
     s.fileaccess_sock = "/w/fa&.sock";
     xml = avtb_vdom_xml(&s);
-    ck_assert_ptr_nonnull(strstr(xml, "<source mode='bind' path='/w/fa&amp;.sock'/>\n"
-                                      "      <target type='virtio' name='org.avtb.fileaccess.0'/>"));
+    ck_assert_ptr_nonnull(strstr(xml,
+                                 "<source mode='bind' path='/w/fa&amp;.sock'/>\n"
+                                 "      <target type='virtio' name='org.avtb.fileaccess.0'/>"));
     free(xml);
     s.fileaccess_sock = NULL;
     s.kvm = true;
