@@ -309,6 +309,22 @@ static bool file_carries(json_t *file, const char *token, const char *document)
     return false;
 }
 
+/* Whether file holds token's bytes (a content hit), not only a name or hash. */
+static bool carries_content(json_t *file, const char *token)
+{
+    json_t *toks = json_object_get(file, "tokens"), *t;
+    size_t i;
+
+    json_array_foreach(toks, i, t)
+    {
+        const char *tt = jstr(t, "token"), *hit = jstr(t, "hit");
+
+        if (tt && token && strcmp(tt, token) == 0 && hit && strcmp(hit, "content") == 0)
+            return true;
+    }
+    return false;
+}
+
 /* --- building one chain ---------------------------------------------------- */
 
 typedef struct gkey {
@@ -424,9 +440,11 @@ static void proc_fill(ctx *c, proc *p)
 
     if (c->ix.log == NULL || p->pid < 0)
         return;
+    /* The newest names win: an exec renames the process (a shell's child
+     * becomes the uploader), and the upload comes after its other events. */
     range_pid(&c->ix, p->pid, &lo, &hi);
-    for (size_t k = lo; k < hi && (p->comm == NULL || p->exe == NULL) && spend(c); k++) {
-        const avtb_fa_event *e = &c->ix.log->events[c->ix.by_pid[k]];
+    for (size_t k = hi; k > lo && (p->comm == NULL || p->exe == NULL) && spend(c); k--) {
+        const avtb_fa_event *e = &c->ix.log->events[c->ix.by_pid[k - 1]];
 
         if (p->comm == NULL)
             p->comm = e->comm;
@@ -610,17 +628,24 @@ static bool staged_by_forensics(ctx *c, const char *doc, const char *token, int6
     long pick = -1;
     size_t i;
 
+    int best = -1;
+
+    /* Best first: read by the uploader, then the token's content (not just the
+     * document's name or hash, as a file list or a scan log holds), then an
+     * archive or a copy over a file that merely mentions it. */
     json_array_foreach(files, i, f)
     {
-        const char *p = jstr(f, "path");
+        const char *p = jstr(f, "path"), *kind = jstr(f, "kind");
+        int score;
 
         if (p == NULL || strcmp(p, doc) == 0 || !file_carries(f, token, doc))
             continue;
-        if (pick < 0)
+        score = (upid >= 0 && read_of(c, p, upid, limit) != NULL) * 4 +
+                carries_content(f, token) * 2 +
+                (kind != NULL && (strcmp(kind, "archive") == 0 || strcmp(kind, "copy") == 0));
+        if (score > best) {
+            best = score;
             pick = (long)i;
-        if (upid >= 0 && read_of(c, p, upid, limit) != NULL) {
-            pick = (long)i;
-            break;
         }
     }
     if (pick < 0)
@@ -630,8 +655,9 @@ static bool staged_by_forensics(ctx *c, const char *doc, const char *token, int6
     if (c->ix.log != NULL) {
         size_t lo, hi;
 
-        if (upid >= 0)
-            out->uread = read_of(c, out->stage_path, upid, limit);
+        /* Without the uploader's socket, the last process to read the staging
+         * file before the upload is the likely uploader (linked by time). */
+        out->uread = read_of(c, out->stage_path, upid, limit);
         range_path(&c->ix, out->stage_path, &lo, &hi);
         for (size_t k = lo; k < hi && spend(c); k++) {
             const avtb_fa_event *w = &c->ix.log->events[c->ix.by_path[k]];
@@ -660,7 +686,7 @@ static bool staged_by_forensics(ctx *c, const char *doc, const char *token, int6
         out->dj = forensics_read(c, doc);
         out->stage_link = "token"; /* the file holds the document's token */
     }
-    out->upload_link = out->uread ? "process" : "token";
+    out->upload_link = out->uread ? (upid >= 0 ? "process" : "time") : "token";
     return true;
 }
 
@@ -853,7 +879,10 @@ static json_t *summary(const char *doc, const links *lk, const avtb_finding *f, 
         ADD("; %s holds its token (forensics)", lk->stage_path);
     }
     hms(f->time, t);
-    if (u->pid >= 0)
+    if (u->pid >= 0 && lk->upload_link != NULL && strcmp(lk->upload_link, "time") == 0)
+        ADD("; %s (pid %lld), the last process to read it, uploaded it (no socket seen)",
+            who(u->comm, u->exe), (long long)u->pid);
+    else if (u->pid >= 0)
         ADD("; %s (pid %lld) uploaded it", who(u->comm, u->exe), (long long)u->pid);
     else
         ADD("; an unknown process uploaded it");
@@ -900,6 +929,10 @@ static json_t *build_chain(ctx *c, const group *g)
                 lk.dj = forensics_read(c, g->path);
             lk.upload_link = lk.read ? "time" : lk.dj >= 0 ? "token" : NULL;
         }
+    }
+    if (u.pid < 0 && lk.uread != NULL) {
+        u = (proc){.pid = lk.uread->pid};
+        proc_fill(c, &u);
     }
     if (lk.read != NULL || lk.dj >= 0) {
         st = read_step(c, g->path, &lk, limit);
