@@ -458,11 +458,25 @@ static void fa_proc_fetch(struct fa_proc *p, pid_t pid, uint64_t now)
 }
 
 /* The cached /proc facts of pid (fetched again after FA_PROC_TTL_US). */
+/*
+ * The facts of pid, cached for FA_PROC_TTL_US while its comm stays the same:
+ * an exec changes comm, exe and command line under the same pid, and the
+ * kernel's events of the exec itself (the binary read) come before that.
+ */
 static struct fa_proc *fa_proc_get(struct fa *a, pid_t pid, uint64_t now)
 {
     struct fa_proc *p = &a->procs[(unsigned)pid % FA_PROC_CACHE];
-    if (p->pid != pid || now - p->fetched_us > FA_PROC_TTL_US)
-        fa_proc_fetch(p, pid, now);
+    if (p->pid == pid && now - p->fetched_us <= FA_PROC_TTL_US) {
+        char path[64], comm[32];
+        snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+        ssize_t n = fa_read_file(path, comm, sizeof(comm));
+        if (n > 0 && comm[n - 1] == '\n')
+            n--;
+        /* Gone (n <= 0): what was read while it lived is the best there is. */
+        if (n <= 0 || (p->has_comm && (size_t)n == p->comm_len && !memcmp(comm, p->comm, (size_t)n)))
+            return p;
+    }
+    fa_proc_fetch(p, pid, now);
     return p;
 }
 
