@@ -630,18 +630,18 @@ static bool staged_by_forensics(ctx *c, const char *doc, const char *token, int6
 
     int best = -1;
 
-    /* Best first: read by the uploader, then the token's content (not just the
-     * document's name or hash, as a file list or a scan log holds), then an
-     * archive or a copy over a file that merely mentions it. */
+    /* Best first: read by the uploader, then an archive or a copy over a
+     * file that merely holds the token among other things. */
     json_array_foreach(files, i, f)
     {
         const char *p = jstr(f, "path"), *kind = jstr(f, "kind");
         int score;
 
-        if (p == NULL || strcmp(p, doc) == 0 || !file_carries(f, token, doc))
+        /* Only a file with the token's bytes can have been what was sent: a
+         * scan log naming the document's hash cannot. */
+        if (p == NULL || strcmp(p, doc) == 0 || !carries_content(f, token))
             continue;
-        score = (upid >= 0 && read_of(c, p, upid, limit) != NULL) * 4 +
-                carries_content(f, token) * 2 +
+        score = (upid >= 0 && read_of(c, p, upid, limit) != NULL) * 2 +
                 (kind != NULL && (strcmp(kind, "archive") == 0 || strcmp(kind, "copy") == 0));
         if (score > best) {
             best = score;
@@ -928,6 +928,8 @@ static json_t *build_chain(ctx *c, const group *g)
             if (lk.read == NULL)
                 lk.dj = forensics_read(c, g->path);
             lk.upload_link = lk.read ? "time" : lk.dj >= 0 ? "token" : NULL;
+            if (u.pid < 0)
+                lk.uread = lk.read; /* the document's last reader before the upload */
         }
     }
     if (u.pid < 0 && lk.uread != NULL) {
@@ -952,7 +954,9 @@ static json_t *build_chain(ctx *c, const group *g)
         goto out;
     for (size_t i = 0; i < g->nmembers; i++)
         json_array_append_new(members, json_integer((json_int_t)g->members[i].index));
-    complete = lk.read != NULL && u.pid >= 0 && (lk.stage_path == NULL || lk.write != NULL);
+    /* A guessed uploader (linked by time) leaves the chain incomplete. */
+    complete = lk.read != NULL && u.pid >= 0 && (lk.stage_path == NULL || lk.write != NULL) &&
+               (lk.upload_link == NULL || strcmp(lk.upload_link, "time") != 0);
     lks[0] = lk.stage_path ? lk.stage_link : NULL;
     lks[1] = lk.upload_link;
     o = json_pack("{s:s, s:s?, s:I, s:o, s:b, s:s?, s:o, s:o}", "document", g->path, "token",
