@@ -113,10 +113,25 @@ START_TEST(report_json_carries_findings)
     rep.verdict = avtb_verdict_decide(s, &f, false, r);
     rep.results = r;
     rep.exit_code = 1;
+    rep.file_access = json_pack("{s:s}", "status", "lost");
+    rep.chains = json_pack("[{s:s}]", "summary", "tar (pid 9) read a.txt");
+    rep.notices = reasons;
+    rep.nnotices = 1;
     ck_assert_int_eq(avtb_report_write_json(&rep, dir, &err), AVTB_OK);
+    json_decref(rep.file_access);
+    json_decref(rep.chains);
     snprintf(path, sizeof(path), "%s/report.json", dir);
     root = json_load_file(path, 0, &jerr);
     ck_assert_ptr_nonnull(root);
+    /* What the file-access monitor and the chains add; absent parts are left out. */
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(root, "file_access"), "status")), "lost");
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(root, "chains"), 0), "summary")),
+                     "tar (pid 9) read a.txt");
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(root, "notices"), 0)),
+                     "collector capture: died");
+    ck_assert_ptr_null(json_object_get(root, "forensics"));
     ck_assert_str_eq(json_string_value(json_object_get(root, "verdict")), "exfiltration");
     ck_assert(json_is_false(json_object_get(root, "complete")));
     ck_assert_str_eq(
