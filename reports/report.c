@@ -142,7 +142,7 @@ static json_t *findings_json(const avtb_report *r)
     return arr;
 }
 
-static json_t *report_json(const avtb_report *r)
+json_t *avtb_report_json(const avtb_report *r)
 {
     const avtb_scenario *s = r->scenario;
     const avtb_product *p = s->product;
@@ -244,7 +244,7 @@ static void print_file_evidence(const avtb_report *r, FILE *fp)
 avtb_err avtb_report_write_json(const avtb_report *r, const char *dir, avtb_error *err)
 {
     avtb_err ret = AVTB_ERR_NOMEM;
-    json_t *root = report_json(r);
+    json_t *root = avtb_report_json(r);
     char *text = NULL, *path = NULL;
 
     if (root == NULL)

@@ -78,6 +78,9 @@ json_t *avtb_findings_json(const avtb_findings *f);
  */
 void avtb_analysis_json_into(json_t *root, const avtb_analysis *a);
 
+/* report.json's content; new reference, NULL when out of memory. */
+json_t *avtb_report_json(const avtb_report *r);
+
 /* Writes DIR/report.json atomically. */
 avtb_err avtb_report_write_json(const avtb_report *r, const char *dir, avtb_error *err) AVTB_WUR;
 /* A few lines for a person: verdict, findings, where the evidence is. */
