@@ -33,6 +33,9 @@ packages=(
   # the honey document format tests: the software that opens each format
   unzip libxml2-utils poppler-utils p7zip-full clamav libreoffice-writer-nogui
   libreoffice-calc-nogui libreoffice-draw-nogui
+  # the report tests: JSON Schema validation (report.json, STIX) and
+  # report.html rendered in headless Chromium
+  python3-jsonschema chromium fonts-dejavu-core
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }
