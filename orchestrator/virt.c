@@ -84,18 +84,26 @@ static void fmt_version(unsigned long ver, char *buf, size_t size)
     snprintf(buf, size, "%lu.%lu.%lu", ver / 1000000, ver / 1000 % 1000, ver % 1000);
 }
 
-avtb_err avtb_virt_describe(avtb_virt *v, char *buf, size_t size, avtb_error *err)
+avtb_err avtb_virt_versions(avtb_virt *v, char libvirt[32], char qemu[32], avtb_error *err)
 {
     unsigned long lib = 0, hv = 0;
-    char a[32], b[32];
 
     if (virConnectGetLibVersion(v->conn, &lib) < 0 || virConnectGetVersion(v->conn, &hv) < 0)
         return avtb_error_set(err, AVTB_ERR_LIBVIRT, "cannot read versions from %s: %s", v->uri,
                               virGetLastErrorMessage());
-    fmt_version(lib, a, sizeof(a));
-    fmt_version(hv, b, sizeof(b));
-    snprintf(buf, size, "libvirt %s, QEMU %s", a, b);
+    fmt_version(lib, libvirt, 32);
+    fmt_version(hv, qemu, 32);
     return AVTB_OK;
+}
+
+avtb_err avtb_virt_describe(avtb_virt *v, char *buf, size_t size, avtb_error *err)
+{
+    char a[32], b[32];
+    avtb_err e = avtb_virt_versions(v, a, b, err);
+
+    if (e == AVTB_OK)
+        snprintf(buf, size, "libvirt %s, QEMU %s", a, b);
+    return e;
 }
 
 bool avtb_virt_has_domain_type(avtb_virt *v, const char *type)

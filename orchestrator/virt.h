@@ -23,6 +23,8 @@ void avtb_virt_close(avtb_virt *v);
 const char *avtb_virt_uri(const avtb_virt *v);
 /* "libvirt X.Y.Z, QEMU A.B.C" into buf. */
 avtb_err avtb_virt_describe(avtb_virt *v, char *buf, size_t size, avtb_error *err) AVTB_WUR;
+/* The libvirt library's and the hypervisor's (QEMU's) versions, "9.0.0" and "7.2.0". */
+avtb_err avtb_virt_versions(avtb_virt *v, char libvirt[32], char qemu[32], avtb_error *err) AVTB_WUR;
 /* True if the hypervisor offers x86_64 guests of the given type ("qemu", "kvm"). */
 bool avtb_virt_has_domain_type(avtb_virt *v, const char *type);
 

@@ -123,6 +123,7 @@ void avtb_analysis_json_into(json_t *root, const avtb_analysis *a)
 static json_t *findings_json(const avtb_report *r)
 {
     json_t *arr = json_array();
+    avtb_judgement j;
 
     for (size_t i = 0; arr != NULL && i < r->findings->count; i++) {
         const avtb_finding *f = &r->findings->items[i];
@@ -137,9 +138,36 @@ static json_t *findings_json(const avtb_report *r)
 
             json_object_set_new(o, "document", doc ? json_string(doc) : json_null());
         }
+        avtb_verdict_judge(r->scenario, f, &j);
+        json_object_set_new(o, "policy",
+                            json_pack("{s:s, s:b, s:o, s:s}", "data", avtb_data_class_name(j.data),
+                                      "allowed", j.allowed, "rule",
+                                      j.allowed ? json_integer((json_int_t)j.rule) : json_null(),
+                                      "severity", avtb_severity_name(j.severity)));
         json_array_append_new(arr, o);
     }
     return arr;
+}
+
+/* The scenario's policy as it was applied: {"allow": [{"hosts", "data"}], "severity": {...}}. */
+static json_t *policy_json(const avtb_scenario *s)
+{
+    json_t *allow = json_array(), *sev = json_object();
+
+    for (size_t i = 0; allow != NULL && i < s->nallows; i++) {
+        json_t *hosts = json_array(), *data = json_array();
+
+        for (size_t k = 0; hosts != NULL && k < s->allows[i].nhosts; k++)
+            json_array_append_new(hosts, json_string(s->allows[i].hosts[k]));
+        for (unsigned b = 0; data != NULL && b < AVTB_DATA_CLASSES; b++)
+            if (s->allows[i].data & (1u << b))
+                json_array_append_new(data, json_string(avtb_data_class_name(1u << b)));
+        json_array_append_new(allow, json_pack("{s:o, s:o}", "hosts", hosts, "data", data));
+    }
+    for (unsigned b = 0; sev != NULL && b < AVTB_DATA_CLASSES; b++)
+        json_object_set_new(sev, avtb_data_class_name(1u << b),
+                            json_string(avtb_severity_name(s->severity[b])));
+    return json_pack("{s:o, s:o}", "allow", allow, "severity", sev);
 }
 
 json_t *avtb_report_json(const avtb_report *r)
@@ -185,6 +213,11 @@ json_t *avtb_report_json(const avtb_report *r)
         return NULL;
     if (r->analysis != NULL)
         avtb_analysis_json_into(root, r->analysis);
+    json_object_set_new(root, "policy", policy_json(s));
+    json_object_set_new(root, "severity",
+                        json_string(avtb_severity_name(avtb_verdict_severity(s, r->findings))));
+    json_object_set_new(root, "platform",
+                        json_pack("{s:s?, s:s?}", "libvirt", r->libvirt, "qemu", r->qemu));
     if (r->nnotices > 0) {
         json_t *notices = json_array();
 
@@ -266,6 +299,7 @@ out:
 void avtb_report_print_summary(const avtb_report *r, const char *dir, FILE *fp)
 {
     const avtb_scenario *s = r->scenario;
+    avtb_judgement j;
 
     fprintf(fp, "\nscenario %s, product %s %s (%s, %s)\n", s->name, s->product->name,
             s->product->version, s->product->vendor, s->product->vendor_country);
@@ -283,10 +317,12 @@ void avtb_report_print_summary(const avtb_report *r, const char *dir, FILE *fp)
                     f->reason ? f->reason : "unreadable upload");
             continue;
         }
-        fprintf(fp, "  %s: token %s (%s) sent over %s to %s%s%s:%u\n",
+        avtb_verdict_judge(s, f, &j);
+        fprintf(fp, "  %s: token %s (%s) sent over %s to %s%s%s:%u%s\n",
                 f->kind == AVTB_FINDING_CONTENT ? "content" : "metadata", f->token,
                 doc ? doc : "unknown document", f->protocol, f->dst.host ? f->dst.host : "",
-                f->dst.host ? " " : "", f->dst.ip, f->dst.port);
+                f->dst.host ? " " : "", f->dst.ip, f->dst.port,
+                j.allowed ? " (allowed by the policy)" : "");
     }
     print_file_evidence(r, fp);
     if (r->analysis != NULL && r->analysis->nattempts > 0) {

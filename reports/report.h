@@ -28,6 +28,7 @@ typedef struct avtb_report {
     const char *run_id;
     const char *started, *finished; /* RFC 3339 UTC */
     const char *accel;              /* "kvm" or "tcg" */
+    const char *libvirt, *qemu;     /* versions the run used, or NULL */
     const char *image;              /* image directory (name-hash) */
     avtb_honeydoc *const *docs;
     size_t ndocs;
@@ -57,6 +58,8 @@ typedef struct avtb_report {
  * {"token", "kind": "content"|"metadata"|"suspected", "encoding": [outer→inner],
  *  "protocol", "dst": {"host","ip","port"}, "src", "capture", "flow", "time",
  *  "bytes", "offset", "document", "member" (if any), "reason" (suspected)}.
+ * report.json's findings also carry "policy": {"data", "allowed", "rule",
+ * "severity"}: how the scenario's policy judged them.
  * A suspected finding's token is null.
  */
 json_t *avtb_finding_json(const avtb_finding *f);

@@ -21,7 +21,24 @@
 #define MAX_RESPONSE_BODY       (1u << 20)
 
 static const char *const action_names[] = {[AVTB_ACTION_SCAN] = "scan"};
-static const char *const expect_names[] = {[AVTB_EXPECT_NO_EXFILTRATION] = "no_exfiltration"};
+static const char *const expect_names[] = {[AVTB_EXPECT_NO_EXFILTRATION] = "no_exfiltration",
+                                           [AVTB_EXPECT_NO_METADATA] = "no_metadata"};
+static const char *const severity_names[] = {"info", "low", "medium", "high", "critical"};
+static const char *const data_names[] = {"content", "metadata", "opaque"};
+
+const char *avtb_severity_name(avtb_severity v)
+{
+    return (size_t)v < sizeof(severity_names) / sizeof(severity_names[0]) ? severity_names[v]
+                                                                          : "unknown";
+}
+
+const char *avtb_data_class_name(unsigned bit)
+{
+    for (size_t i = 0; i < AVTB_DATA_CLASSES; i++)
+        if (bit == 1u << i)
+            return data_names[i];
+    return "unknown";
+}
 
 const char *avtb_action_name(avtb_action a)
 {
@@ -65,6 +82,12 @@ void avtb_scenario_free(avtb_scenario *s)
         free(r->body);
     }
     free(s->responses);
+    for (size_t i = 0; i < s->nallows; i++) {
+        for (size_t j = 0; j < s->allows[i].nhosts; j++)
+            free(s->allows[i].hosts[j]);
+        free(s->allows[i].hosts);
+    }
+    free(s->allows);
     free(s->docs);
     free(s->triggers);
     free(s->expects);
@@ -151,6 +174,7 @@ typedef struct {
     yaml_node_t *generate_node;
     avtb_trigger *trigger;     /* entry being parsed */
     avtb_response *response;   /* entry being parsed */
+    avtb_allow *allow;         /* policy.allow entry being parsed */
     yaml_node_t *body_node;    /* body: or body_file: of that entry, for errors */
     yaml_node_t *product_node; /* for errors that concern the product */
     yaml_node_t **trigger_nodes;
@@ -915,7 +939,8 @@ static int s_expect(avtb_yaml *y, yaml_node_t *v, void *o)
             if (strcmp(s, expect_names[k]) == 0)
                 break;
         if (k == sizeof(expect_names) / sizeof(expect_names[0])) {
-            avtb_yaml_diag(y, item, "unknown expectation '%s'; supported: no_exfiltration", s);
+            avtb_yaml_diag(y, item, "unknown expectation '%s'; supported: no_exfiltration, no_metadata",
+                           s);
             r = -1;
             continue;
         }
@@ -971,6 +996,171 @@ static int s_monitoring(avtb_yaml *y, yaml_node_t *v, void *o)
     return avtb_yaml_map(y, v, monitoring_fields, o);
 }
 
+#define MAX_ALLOWS       64
+#define MAX_ALLOW_HOSTS  64
+#define MAX_HOST_PATTERN 253
+
+static int a_hosts(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    avtb_allow *a = c->allow;
+    long n = avtb_yaml_seq_len(y, v, "policy.allow[].hosts");
+
+    if (n < 0)
+        return -1;
+    if (n == 0 || n > MAX_ALLOW_HOSTS) {
+        avtb_yaml_diag(y, v, "hosts: 1 to %d patterns such as \"*.vendor.example\"",
+                       MAX_ALLOW_HOSTS);
+        return -1;
+    }
+    a->hosts = calloc((size_t)n, sizeof(*a->hosts));
+    if (a->hosts == NULL)
+        return -1;
+    for (long i = 0; i < n; i++) {
+        yaml_node_t *item = avtb_yaml_seq_at(y, v, (size_t)i);
+        char *h;
+
+        if (avtb_yaml_string(y, item, "host pattern", &a->hosts[a->nhosts]) < 0)
+            return -1;
+        h = a->hosts[a->nhosts++];
+        if (h[0] == '\0' || strlen(h) > MAX_HOST_PATTERN ||
+            strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:*?[]") !=
+                strlen(h)) {
+            avtb_yaml_diag(y, item,
+                           "host pattern '%s': a host name or address with * and ? wildcards "
+                           "(\"*.vendor.example\", \"203.0.113.*\")",
+                           h);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int data_class(avtb_yaml *y, yaml_node_t *v, const char *what, unsigned *bit)
+{
+    const char *s = avtb_yaml_scalar(y, v, what);
+
+    if (s == NULL)
+        return -1;
+    for (size_t k = 0; k < AVTB_DATA_CLASSES; k++)
+        if (strcmp(s, data_names[k]) == 0) {
+            *bit = 1u << k;
+            return 0;
+        }
+    avtb_yaml_diag(y, v,
+                   "%s: unknown data class '%s'; use content (a token's bytes), metadata (a "
+                   "document's hash or name) or opaque (what avtb could not read)",
+                   what, s);
+    return -1;
+}
+
+static int a_data(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    long n = avtb_yaml_seq_len(y, v, "policy.allow[].data");
+    int r = 0;
+
+    if (n < 0)
+        return -1;
+    if (n == 0) {
+        avtb_yaml_diag(y, v, "data: name at least one class (content, metadata, opaque)");
+        return -1;
+    }
+    for (long i = 0; i < n; i++) {
+        unsigned bit;
+
+        if (data_class(y, avtb_yaml_seq_at(y, v, (size_t)i), "data", &bit) < 0)
+            r = -1;
+        else
+            c->allow->data |= bit;
+    }
+    return r;
+}
+
+static const avtb_yfield allow_fields[] = {
+    {"hosts", true, a_hosts},
+    {"data", true, a_data},
+    {NULL, false, NULL},
+};
+
+static int p_allow(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    scen_ctx *c = o;
+    long n = avtb_yaml_seq_len(y, v, "policy.allow");
+    int r = 0;
+
+    if (n < 0)
+        return -1;
+    if (n > MAX_ALLOWS) {
+        avtb_yaml_diag(y, v, "policy.allow: at most %d entries", MAX_ALLOWS);
+        return -1;
+    }
+    c->s->allows = calloc((size_t)n + 1, sizeof(*c->s->allows));
+    if (c->s->allows == NULL)
+        return -1;
+    for (long i = 0; i < n; i++) {
+        c->allow = &c->s->allows[c->s->nallows++];
+        if (avtb_yaml_map(y, avtb_yaml_seq_at(y, v, (size_t)i), allow_fields, c) < 0)
+            r = -1;
+    }
+    c->allow = NULL;
+    return r;
+}
+
+static int severity_of(avtb_yaml *y, yaml_node_t *v, const char *what, avtb_severity *out)
+{
+    const char *s = avtb_yaml_scalar(y, v, what);
+
+    if (s == NULL)
+        return -1;
+    for (size_t k = 0; k < sizeof(severity_names) / sizeof(severity_names[0]); k++)
+        if (strcmp(s, severity_names[k]) == 0) {
+            *out = (avtb_severity)k;
+            return 0;
+        }
+    avtb_yaml_diag(y, v, "%s: unknown severity '%s'; use info, low, medium, high or critical",
+                   what, s);
+    return -1;
+}
+
+static int sv_content(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    return severity_of(y, v, "policy.severity.content", &((scen_ctx *)o)->s->severity[0]);
+}
+
+static int sv_metadata(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    return severity_of(y, v, "policy.severity.metadata", &((scen_ctx *)o)->s->severity[1]);
+}
+
+static int sv_opaque(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    return severity_of(y, v, "policy.severity.opaque", &((scen_ctx *)o)->s->severity[2]);
+}
+
+static const avtb_yfield severity_fields[] = {
+    {"content", false, sv_content},
+    {"metadata", false, sv_metadata},
+    {"opaque", false, sv_opaque},
+    {NULL, false, NULL},
+};
+
+static int p_severity(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    return avtb_yaml_map(y, v, severity_fields, o);
+}
+
+static const avtb_yfield policy_fields[] = {
+    {"allow", false, p_allow},
+    {"severity", false, p_severity},
+    {NULL, false, NULL},
+};
+
+static int s_policy(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    return avtb_yaml_map(y, v, policy_fields, o);
+}
+
 static const avtb_yfield scenario_fields[] = {
     {"avtb", true, s_version},
     {"name", true, s_name},
@@ -984,6 +1174,7 @@ static const avtb_yfield scenario_fields[] = {
     {"network", true, s_network},
     {"expect", true, s_expect},
     {"monitoring", false, s_monitoring},
+    {"policy", false, s_policy},
     {NULL, false, NULL},
 };
 
@@ -1150,6 +1341,9 @@ avtb_err avtb_scenario_parse(const char *path, const uint8_t *buf, size_t len, a
         goto out;
     c.s->boot_timeout_ms = DEFAULT_BOOT_TIMEOUT_MS;
     c.s->forensics = true;
+    c.s->severity[0] = AVTB_SEV_CRITICAL; /* content */
+    c.s->severity[1] = AVTB_SEV_MEDIUM;   /* metadata */
+    c.s->severity[2] = AVTB_SEV_HIGH;     /* opaque */
     r = buf != NULL ? avtb_yaml_load_buffer(path, buf, len, diags, &y)
                     : avtb_yaml_load_file(path, diags, &y);
     if (r != AVTB_OK)

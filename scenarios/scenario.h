@@ -48,7 +48,33 @@ typedef struct avtb_docgen {
     unsigned uid, gid;
 } avtb_docgen;
 
-typedef enum { AVTB_EXPECT_NO_EXFILTRATION } avtb_expect;
+typedef enum {
+    AVTB_EXPECT_NO_EXFILTRATION, /* no token's content leaves, unless the policy allows it */
+    AVTB_EXPECT_NO_METADATA,     /* nor a document's hash or name */
+} avtb_expect;
+
+/* Classes of data a finding shows leaving (policy.allow[].data). */
+enum {
+    AVTB_DATA_CONTENT = 1u << 0,  /* a token's bytes: content findings */
+    AVTB_DATA_METADATA = 1u << 1, /* a document's hash or file name */
+    AVTB_DATA_OPAQUE = 1u << 2,   /* what could not be read: suspected findings */
+};
+#define AVTB_DATA_CLASSES 3
+
+typedef enum {
+    AVTB_SEV_INFO,
+    AVTB_SEV_LOW,
+    AVTB_SEV_MEDIUM,
+    AVTB_SEV_HIGH,
+    AVTB_SEV_CRITICAL,
+} avtb_severity;
+
+/* One policy.allow entry: data of these classes may go to these destinations. */
+typedef struct avtb_allow {
+    char **hosts; /* glob patterns (fnmatch, case-insensitive) over host name or IP */
+    size_t nhosts;
+    unsigned data; /* AVTB_DATA_* */
+} avtb_allow;
 
 /* monitoring.file_access: how the in-guest file-access agent runs. */
 typedef enum {
@@ -90,6 +116,10 @@ typedef struct avtb_scenario {
     size_t nresponses;
     avtb_file_access_mode file_access; /* monitoring.file_access */
     bool forensics;                    /* monitoring.forensics (default true) */
+    avtb_allow *allows;                /* policy.allow; none: nothing may leave */
+    size_t nallows;
+    /* policy.severity of a violation, indexed by data class: content, metadata, opaque. */
+    avtb_severity severity[AVTB_DATA_CLASSES];
 } avtb_scenario;
 
 /*
@@ -118,6 +148,11 @@ avtb_err avtb_scenario_honey(const avtb_scenario *s, const avtb_honeygen_conf *c
 
 const char *avtb_action_name(avtb_action a);
 const char *avtb_expect_name(avtb_expect e);
+/* "info", "low", "medium", "high", "critical". */
+const char *avtb_severity_name(avtb_severity v);
+/* "content", "metadata", "opaque" for one AVTB_DATA_* bit. */
+const char *avtb_data_class_name(unsigned bit);
+
 /* "agent", "no-fanotify", "off". */
 const char *avtb_file_access_mode_name(avtb_file_access_mode m);
 

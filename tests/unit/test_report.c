@@ -10,16 +10,36 @@
 #include "reports/report.h"
 #include "reports/verdict.h"
 
-static avtb_scenario *scenario(void)
+static avtb_scenario *scenario_named(const char *name)
 {
     avtb_scenario *s = NULL;
     avtb_diags *d = avtb_diags_new();
     char path[1024];
 
-    snprintf(path, sizeof(path), "%s/scenarios/good/full.yaml", getenv("AVTB_TESTDATA"));
+    snprintf(path, sizeof(path), "%s/scenarios/good/%s", getenv("AVTB_TESTDATA"), name);
     ck_assert_int_eq(avtb_scenario_load(path, d, &s), AVTB_OK);
     avtb_diags_free(d);
     return s;
+}
+
+static avtb_scenario *scenario(void)
+{
+    return scenario_named("full.yaml");
+}
+
+/* A finding of kind k to host (and ip). */
+static void add_to(avtb_findings *f, avtb_finding_kind k, const char *host, const char *ip)
+{
+    avtb_finding x = {0};
+
+    x.token = k == AVTB_FINDING_SUSPECTED ? NULL : (char *)"AVTBQ3F7K2M9XWZP4R8TAB";
+    x.kind = k;
+    x.protocol = (char *)"http";
+    strcpy(x.dst.ip, ip);
+    x.dst.port = 80;
+    x.dst.host = (char *)host;
+    strcpy(x.src.ip, "10.213.5.10");
+    ck_assert_int_eq(avtb_findings_add(f, &x), AVTB_OK);
 }
 
 static void add_finding(avtb_findings *f, const char *token, double t)
@@ -259,6 +279,70 @@ START_TEST(suspected_is_not_clean_nor_exfiltration)
 }
 END_TEST
 
+/* Hashes or names without content: metadata-only, and only no_metadata fails. */
+START_TEST(metadata_without_content_is_metadata_only)
+{
+    avtb_scenario *s = scenario();
+    avtb_findings f = {0};
+    avtb_expect_result r[1];
+
+    add_to(&f, AVTB_FINDING_METADATA, "cloud.asker.example", "10.213.5.1");
+    ck_assert_int_eq(avtb_verdict_decide(s, &f, true, r), AVTB_VERDICT_METADATA_ONLY);
+    ck_assert_str_eq(avtb_verdict_name(AVTB_VERDICT_METADATA_ONLY), "metadata-only");
+    ck_assert(r[0].held); /* full.yaml expects no_exfiltration only */
+    ck_assert_int_eq(avtb_verdict_exit_code(AVTB_VERDICT_METADATA_ONLY, r, 1), 0);
+    ck_assert_int_eq(avtb_verdict_severity(s, &f), AVTB_SEV_MEDIUM);
+    /* Incomplete evidence could hide content: incomplete wins. */
+    ck_assert_int_eq(avtb_verdict_decide(s, &f, false, r), AVTB_VERDICT_INCOMPLETE);
+    avtb_findings_clear(&f);
+    avtb_scenario_free(s);
+}
+END_TEST
+
+/* policy.yaml: metadata to *.leaky-av.example or 203.0.113.* is allowed, content
+ * and opaque data to samples.vendor.example; everything else violates. */
+START_TEST(the_policy_allows_by_host_and_class)
+{
+    avtb_scenario *s = scenario_named("policy.yaml");
+    avtb_findings f = {0};
+    avtb_expect_result r[2];
+    avtb_judgement j;
+
+    ck_assert_uint_eq(s->nallows, 2);
+    ck_assert_int_eq(s->severity[1], AVTB_SEV_HIGH);
+    ck_assert_int_eq(s->severity[0], AVTB_SEV_CRITICAL);
+    add_to(&f, AVTB_FINDING_METADATA, "Update.LEAKY-AV.example", "10.213.5.1");
+    add_to(&f, AVTB_FINDING_METADATA, NULL, "203.0.113.9");
+    add_to(&f, AVTB_FINDING_CONTENT, "samples.vendor.example", "10.213.5.1");
+    add_to(&f, AVTB_FINDING_SUSPECTED, "samples.vendor.example", "10.213.5.1");
+    avtb_verdict_judge(s, &f.items[0], &j);
+    ck_assert(j.allowed && j.rule == 0 && j.data == AVTB_DATA_METADATA);
+    avtb_verdict_judge(s, &f.items[1], &j);
+    ck_assert(j.allowed && j.rule == 0);
+    avtb_verdict_judge(s, &f.items[2], &j);
+    ck_assert(j.allowed && j.rule == 1 && j.data == AVTB_DATA_CONTENT);
+    ck_assert_int_eq(avtb_verdict_decide(s, &f, true, r), AVTB_VERDICT_CLEAN);
+    ck_assert(r[0].held && r[1].held);
+    ck_assert_int_eq(avtb_verdict_severity(s, &f), AVTB_SEV_INFO);
+    /* Content to a host allowed metadata only is still exfiltration... */
+    add_to(&f, AVTB_FINDING_CONTENT, "upload.leaky-av.example", "10.213.5.1");
+    avtb_verdict_judge(s, &f.items[4], &j);
+    ck_assert(!j.allowed && j.severity == AVTB_SEV_CRITICAL);
+    ck_assert_int_eq(avtb_verdict_decide(s, &f, true, r), AVTB_VERDICT_EXFILTRATION);
+    ck_assert(!r[0].held && !r[1].held && r[1].nfindings == 1);
+    avtb_findings_clear(&f);
+    /* ... and metadata elsewhere fails no_metadata, at the policy's severity. */
+    add_to(&f, AVTB_FINDING_METADATA, "tracker.example", "10.213.5.1");
+    ck_assert_int_eq(avtb_verdict_decide(s, &f, true, r), AVTB_VERDICT_METADATA_ONLY);
+    ck_assert(r[0].held && !r[1].held);
+    ck_assert_str_eq(avtb_expect_result_name(&r[1]), "failed");
+    ck_assert_int_eq(avtb_verdict_exit_code(AVTB_VERDICT_METADATA_ONLY, r, 2), 1);
+    ck_assert_int_eq(avtb_verdict_severity(s, &f), AVTB_SEV_HIGH);
+    avtb_findings_clear(&f);
+    avtb_scenario_free(s);
+}
+END_TEST
+
 START_TEST(report_json_suspected_and_attempts)
 {
     avtb_scenario *s = scenario();
@@ -360,6 +444,8 @@ static Suite *report_suite(void)
     tcase_add_test(v, incomplete_is_never_clean);
     tcase_add_test(v, a_finding_is_proof_even_when_incomplete);
     tcase_add_test(v, suspected_is_not_clean_nor_exfiltration);
+    tcase_add_test(v, metadata_without_content_is_metadata_only);
+    tcase_add_test(v, the_policy_allows_by_host_and_class);
     tcase_add_test(j, report_json_carries_findings);
     tcase_add_test(j, report_names_the_document_of_any_token);
     tcase_add_test(j, report_json_suspected_and_attempts);
