@@ -74,6 +74,7 @@ typedef struct run {
     avtb_patterns *pats;
     bool planted;     /* planted.json written: the overlay holds the honey documents */
     double boot_wall; /* wall clock when the guest was started */
+    char libvirt[32], qemu[32]; /* versions, for the report and the manifest */
     char *notices[4];
     size_t nnotices;
     /* Timeline state fed by agent messages. */
@@ -738,8 +739,13 @@ static avtb_err run_pipeline(run *r, avtb_error *err)
 
     phase_begin(r, "network");
     e = avtb_virt_open(r->opts->connect_uri, &r->virt, err);
-    if (e == AVTB_OK)
+    if (e == AVTB_OK) {
+        avtb_error verr = {0};
+
+        if (avtb_virt_versions(r->virt, r->libvirt, r->qemu, &verr) != AVTB_OK)
+            avtb_warn("%s", verr.msg);
         e = avtb_vnet_create(r->virt, r->tag, &r->net, err);
+    }
     if (e == AVTB_OK) {
         avtb_nft_spec spec = {
             .tag = r->tag,
@@ -903,6 +909,8 @@ static int conclude(run *r)
     rep.started = r->started;
     rep.finished = r->finished;
     rep.accel = r->accel ? avtb_accel_name(r->accel) : NULL;
+    rep.libvirt = r->libvirt[0] ? r->libvirt : NULL;
+    rep.qemu = r->qemu[0] ? r->qemu : NULL;
     rep.image = r->img ? r->img->id : NULL;
     rep.docs = r->docs;
     rep.ndocs = r->ndocs;
