@@ -83,7 +83,7 @@ reference() {
     *) log "reference run failed with exit code $rc (2: scenario error, 3: infrastructure; see above)"
        exit $rc ;;
   esac
-  log "report: $(ls -dt "$out"/reference-*/ | head -n1)report.json"
+  log "report: $(ls -dt "$out"/reference-*/ | head -n1)report.html (and report.json beside it)"
 }
 
 run_tests() {

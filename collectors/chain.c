@@ -879,13 +879,15 @@ static json_t *summary(const char *doc, const links *lk, const avtb_finding *f, 
         ADD("; %s holds its token (forensics)", lk->stage_path);
     }
     hms(f->time, t);
+    const char *sent = f->kind == AVTB_FINDING_CONTENT ? "uploaded it" : "sent its hash or name";
+
     if (u->pid >= 0 && lk->upload_link != NULL && strcmp(lk->upload_link, "time") == 0)
-        ADD("; %s (pid %lld), the last process to read it, uploaded it (no socket seen)",
-            who(u->comm, u->exe), (long long)u->pid);
+        ADD("; %s (pid %lld), the last process to read it, %s (no socket seen)",
+            who(u->comm, u->exe), (long long)u->pid, sent);
     else if (u->pid >= 0)
-        ADD("; %s (pid %lld) uploaded it", who(u->comm, u->exe), (long long)u->pid);
+        ADD("; %s (pid %lld) %s", who(u->comm, u->exe), (long long)u->pid, sent);
     else
-        ADD("; an unknown process uploaded it");
+        ADD("; an unknown process %s", sent);
     ADD(" to %s%s%s:%u over %s at %s", v6 ? "[" : "", dst, v6 ? "]" : "", f->dst.port,
         f->protocol ? f->protocol : "?", t);
 #undef ADD
@@ -928,11 +930,13 @@ static json_t *build_chain(ctx *c, const group *g)
             if (lk.read == NULL)
                 lk.dj = forensics_read(c, g->path);
             lk.upload_link = lk.read ? "time" : lk.dj >= 0 ? "token" : NULL;
-            if (u.pid < 0)
+            if (u.pid < 0 && f->kind == AVTB_FINDING_CONTENT)
                 lk.uread = lk.read; /* the document's last reader before the upload */
         }
     }
-    if (u.pid < 0 && lk.uread != NULL) {
+    /* Only content ties the uploader to a reader: a hash or a name can be
+     * computed by one process and sent by another. */
+    if (u.pid < 0 && lk.uread != NULL && f->kind == AVTB_FINDING_CONTENT) {
         u = (proc){.pid = lk.uread->pid};
         proc_fill(c, &u);
     }

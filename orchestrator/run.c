@@ -32,7 +32,11 @@
 #include "orchestrator/plant.h"
 #include "orchestrator/signals.h"
 #include "orchestrator/virt.h"
+#include "reports/bundle.h"
+#include "reports/html.h"
+#include "reports/junit.h"
 #include "reports/report.h"
+#include "reports/stix.h"
 
 #define GUEST_MEMORY_MIB    256
 #define POWEROFF_TIMEOUT_MS 30000
@@ -862,6 +866,49 @@ static json_t *file_evidence(run *r, const avtb_findings *findings, avtb_file_ev
     return status;
 }
 
+/* report.html, junit.xml and stix-bundle.json: views of report.json's object. */
+static void write_renderings(run *r, const avtb_report *rep)
+{
+    json_t *root = avtb_report_json(rep);
+    avtb_error err = {0};
+
+    if (root == NULL) {
+        avtb_errorf("%s: out of memory rendering the report", r->s->name);
+        return;
+    }
+    if (avtb_report_write_html(root, r->evdir, &err) != AVTB_OK)
+        avtb_errorf("%s: report.html: %s", r->s->name, err.msg);
+    avtb_error_clear(&err);
+    if (avtb_report_write_junit(root, r->evdir, &err) != AVTB_OK)
+        avtb_errorf("%s: junit.xml: %s", r->s->name, err.msg);
+    avtb_error_clear(&err);
+    if (avtb_report_write_stix(root, r->evdir, &err) != AVTB_OK)
+        avtb_errorf("%s: stix-bundle.json: %s", r->s->name, err.msg);
+    json_decref(root);
+}
+
+/*
+ * manifest.json over every evidence file, signed when $AVTB_SIGNING_KEY
+ * names a lab key (avtb keygen); reports/BUNDLE.md. The transcripts are
+ * closed first: nothing is written into the evidence after this.
+ */
+static avtb_err seal(run *r)
+{
+    const char *key = getenv("AVTB_SIGNING_KEY");
+    avtb_error err = {0};
+    avtb_err e;
+
+    if (r->agent_log != NULL)
+        fclose(r->agent_log);
+    if (r->fa_log != NULL)
+        fclose(r->fa_log);
+    r->agent_log = r->fa_log = NULL;
+    e = avtb_bundle_seal(r->evdir, key && key[0] ? key : NULL, &err);
+    if (e != AVTB_OK)
+        avtb_errorf("%s: cannot seal the evidence: %s", r->s->name, err.msg);
+    return e;
+}
+
 /* Analysis and report: always run, on whatever evidence exists. */
 static int conclude(run *r)
 {
@@ -936,10 +983,14 @@ static int conclude(run *r)
         avtb_errorf("%s", err.msg);
         code = AVTB_EXIT_INFRA;
     } else {
+        write_renderings(r, &rep);
         avtb_report_print_summary(&rep, r->evdir, stdout);
         fflush(stdout);
     }
     mark_incomplete(r, !rep.complete || code == AVTB_EXIT_INFRA);
+    /* Last: nothing in the evidence may change after the manifest. */
+    if (seal(r) != AVTB_OK && code == AVTB_EXIT_OK)
+        code = AVTB_EXIT_INFRA;
     avtb_findings_clear(&findings);
     avtb_analysis_clear(&an);
     avtb_file_evidence_clear(&fe);

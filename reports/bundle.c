@@ -586,10 +586,10 @@ out:
 
 /* ---- the manifest ---- */
 
-/* A version from report.json: at the top, or under "versions" or "host". */
+/* A version from report.json: under "platform" (as run.c writes it), or at the top. */
 static json_t *report_version(json_t *report, const char *name)
 {
-    static const char *const where[] = {NULL, "versions", "host"};
+    static const char *const where[] = {"platform", NULL};
 
     for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
         json_t *o = where[i] ? json_object_get(report, where[i]) : report;

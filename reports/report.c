@@ -347,5 +347,6 @@ void avtb_report_print_summary(const avtb_report *r, const char *dir, FILE *fp)
                 : strcmp(res, "suspected") == 0 ? "SUSPECTED (cannot be shown to hold)"
                                                 : res);
     }
-    fprintf(fp, "report: %s/report.json\n", dir);
+    fprintf(fp, "report: %s/report.html (report.json, junit.xml, stix-bundle.json beside it)\n",
+            dir);
 }
