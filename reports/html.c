@@ -488,7 +488,7 @@ static void sentence(avtb_buf *b, json_t *r)
         avtb_buf_printf(b, "Metadata of %zu honey document%s left the guest, but not %s content",
                         meta, meta == 1 ? "" : "s", meta == 1 ? "its" : "their");
         where_to(b, findings, "metadata");
-        avtb_buf_str(b, ".");
+        avtb_buf_str(b, streq(verdict, "clean") ? ", as the scenario's policy allows." : ".");
     } else if (susp > 0) {
         avtb_buf_printf(b,
                         "No token was seen leaving, but %zu upload%s could not be read, so "
@@ -1291,6 +1291,76 @@ static void section_expectations(avtb_buf *b, json_t *r)
     avtb_buf_str(b, "</tbody></table>\n</section>\n");
 }
 
+/* The policy the findings were judged by, and each finding's judgement. */
+static void section_policy(avtb_buf *b, json_t *r)
+{
+    json_t *pol = json_object_get(r, "policy"), *sev = json_object_get(pol, "severity");
+    json_t *rule, *f, *v;
+    size_t i, k;
+
+    if (pol == NULL)
+        return; /* a report from before policies */
+    avtb_buf_str(b, "<section id=\"policy\">\n<h2>Policy</h2>\n<p class=\"dim\">What may leave the "
+                    "guest; everything else is a violation. Worst severity of this run: <b>");
+    esc(b, js(r, "severity") ?: "?");
+    avtb_buf_str(b, "</b>. Severities: content ");
+    esc(b, js(sev, "content") ?: "?");
+    avtb_buf_str(b, ", metadata ");
+    esc(b, js(sev, "metadata") ?: "?");
+    avtb_buf_str(b, ", opaque ");
+    esc(b, js(sev, "opaque") ?: "?");
+    avtb_buf_str(b, ".</p>\n<table><thead><tr><th>Rule</th><th>Hosts</th><th>Data allowed</th>"
+                    "</tr></thead>\n<tbody>\n");
+    json_array_foreach(json_object_get(pol, "allow"), i, rule)
+    {
+        avtb_buf_printf(b, "<tr><td class=\"num\">%zu</td><td><code>", i);
+        json_array_foreach(json_object_get(rule, "hosts"), k, v)
+        {
+            if (k > 0)
+                avtb_buf_str(b, ", ");
+            esc(b, json_string_value(v) ?: "?");
+        }
+        avtb_buf_str(b, "</code></td><td>");
+        json_array_foreach(json_object_get(rule, "data"), k, v)
+        {
+            if (k > 0)
+                avtb_buf_str(b, ", ");
+            esc(b, json_string_value(v) ?: "?");
+        }
+        avtb_buf_str(b, "</td></tr>\n");
+    }
+    if (json_array_size(json_object_get(pol, "allow")) == 0)
+        avtb_buf_str(b, "<tr><td colspan=\"3\" class=\"dim\">None: nothing may leave the guest."
+                        "</td></tr>\n");
+    avtb_buf_str(b, "</tbody></table>\n");
+    if (json_array_size(json_object_get(r, "findings")) > 0) {
+        avtb_buf_str(b, "<table><thead><tr><th>Finding</th><th>Data</th><th>To</th>"
+                        "<th>Judgement</th><th>Severity</th></tr></thead>\n<tbody>\n");
+        json_array_foreach(json_object_get(r, "findings"), i, f)
+        {
+            json_t *j = json_object_get(f, "policy"), *dst = json_object_get(f, "dst");
+            bool allowed = json_is_true(json_object_get(j, "allowed"));
+
+            avtb_buf_printf(b, "<tr><td class=\"num\">%zu</td><td>", i);
+            esc(b, js(j, "data") ?: js(f, "kind") ?: "?");
+            avtb_buf_str(b, "</td><td>");
+            esc(b, js(dst, "host") ?: js(dst, "ip") ?: "?");
+            avtb_buf_printf(b, ":%lld</td><td>", jint(dst, "port", 0));
+            if (j == NULL)
+                avtb_buf_str(b, "not judged");
+            else if (allowed)
+                avtb_buf_printf(b, "allowed by rule %lld", jint(j, "rule", 0));
+            else
+                avtb_buf_str(b, "<b>violation</b>");
+            avtb_buf_str(b, "</td><td>");
+            esc(b, allowed ? "-" : js(j, "severity") ?: "?");
+            avtb_buf_str(b, "</td></tr>\n");
+        }
+        avtb_buf_str(b, "</tbody></table>\n");
+    }
+    avtb_buf_str(b, "</section>\n");
+}
+
 static void section_phases(avtb_buf *b, json_t *r)
 {
     json_t *phases = json_object_get(r, "phases"), *p;
@@ -1491,6 +1561,7 @@ avtb_err avtb_report_write_html(json_t *report, const char *dir, avtb_error *err
     section_documents(&b, report);
     section_destinations(&b, report, &d);
     section_expectations(&b, report);
+    section_policy(&b, report);
     section_phases(&b, report);
     section_run(&b, report);
     section_files(&b, dir);

@@ -237,6 +237,31 @@ START_TEST(verdict_text_and_colour)
 }
 END_TEST
 
+/* The policy and each finding's judgement; allowed metadata reads as allowed. */
+START_TEST(policy_and_judgements)
+{
+    char *dir = tmpdir();
+    json_t *r = load(
+        "{\"verdict\": \"clean\", \"complete\": true, \"severity\": \"info\","
+        " \"policy\": {\"allow\": [{\"hosts\": [\"cloud.<x>.example\"], \"data\": [\"metadata\"]}],"
+        "  \"severity\": {\"content\": \"critical\", \"metadata\": \"medium\", \"opaque\": "
+        "\"high\"}},"
+        " \"findings\": [{\"kind\": \"metadata\", \"token\": \"AVTBX\", \"document\": \"/a.txt\","
+        "  \"dst\": {\"host\": \"cloud.<x>.example\", \"ip\": \"10.0.0.1\", \"port\": 80},"
+        "  \"policy\": {\"data\": \"metadata\", \"allowed\": true, \"rule\": 0, \"severity\": "
+        "\"info\"}}]}");
+    char *html = render(r, dir);
+
+    ck_assert_ptr_nonnull(strstr(html, "id=\"policy\""));
+    ck_assert_ptr_nonnull(strstr(html, "<code>cloud.&lt;x&gt;.example</code>"));
+    ck_assert_ptr_nonnull(strstr(html, "allowed by rule 0"));
+    ck_assert_ptr_nonnull(strstr(html, "as the scenario's policy allows"));
+    free(html);
+    json_decref(r);
+    rmdir_all(dir);
+}
+END_TEST
+
 START_TEST(timeline_is_bounded)
 {
     char *dir = tmpdir();
@@ -292,6 +317,7 @@ static Suite *html_suite(void)
     tcase_add_test(content, older_formats_and_missing_fields);
     tcase_add_test(content, verdict_text_and_colour);
     tcase_add_test(content, timeline_is_bounded);
+    tcase_add_test(content, policy_and_judgements);
     tcase_add_test(content, not_an_object_is_an_error);
     suite_add_tcase(s, esc);
     suite_add_tcase(s, content);
