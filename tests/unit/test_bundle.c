@@ -44,7 +44,7 @@ static void setup(void)
         avtb_mkdir_p(strcat(strcpy(cache, root), "/cache/images/reference-0123"), 0755, &err),
         AVTB_OK);
     put("ev/report.json", "{\"run_id\": \"r-1\", \"guest\": {\"image\": \"reference-0123\"},"
-                          " \"libvirt\": \"9.0.0\", \"versions\": {\"qemu\": \"7.2.0\"}}\n");
+                          " \"platform\": {\"libvirt\": \"9.0.0\", \"qemu\": \"7.2.0\"}}\n");
     put("ev/planted.json", "{\"product_files\": [{\"src\": \"/p/bin/x\", \"dest\": \"/opt/x\","
                            " \"sha256\": \"ab\"}]}\n");
     put("ev/scenario.yaml", "avtb: 1\nname: t\n");
