@@ -494,6 +494,16 @@ static void scan_raw(flow_state *fs, unsigned dir, const avtb_message *m, const 
     if (a->fail != AVTB_OK)
         return;
     origin_of(fs, dir, raw, &org);
+    /* An avtb capture names its guest: bytes on their way to the guest did
+     * not leave it (a DNS answer repeats the question, tunnelled token and
+     * all). Captures that do not name one keep both directions. */
+    if (a->out->guest_ip != NULL) {
+        char to[46];
+
+        avtb_flow_addr_str(&org.key, dir == 0 ? !org.client : org.client, to);
+        if (strcmp(to, a->out->guest_ip) == 0)
+            return;
+    }
     if (a->w == NULL) {
         scan_now(&a->local, m, &org);
         if (a->local.fail != AVTB_OK)
