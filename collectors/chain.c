@@ -701,7 +701,7 @@ static json_t *time_json(double t)
 {
     char buf[32];
 
-    avtb_fa_time(t, buf);
+    avtb_utc_format(t, buf);
     return buf[0] ? json_string(buf) : json_null();
 }
 
@@ -753,7 +753,7 @@ static void hms(double t, char out[16])
 {
     char buf[32];
 
-    avtb_fa_time(t, buf);
+    avtb_utc_format(t, buf);
     snprintf(out, 16, "%.8s", buf[0] ? buf + 11 : "??:??:??");
 }
 

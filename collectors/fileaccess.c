@@ -15,33 +15,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/util.h"
+
 /* After a bye the guest has this long to power off before the agent counts as
  * terminated (a bye long before the end is a SIGTERM from someone else). */
 #define BYE_GRACE_S 30.0
 /* Latest time accepted from the guest: 9999-12-31. */
 #define TIME_MAX 253402300799.0
-
-void avtb_fa_time(double t, char buf[32])
-{
-    struct tm tm;
-    time_t s;
-    int ms;
-    size_t n;
-
-    buf[0] = '\0';
-    if (!(t >= 0 && t <= TIME_MAX))
-        return;
-    s = (time_t)t;
-    ms = (int)((t - (double)s) * 1000.0 + 0.5);
-    if (ms >= 1000) {
-        s++;
-        ms -= 1000;
-    }
-    if (gmtime_r(&s, &tm) == NULL)
-        return;
-    n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, 32 - n, ".%03dZ", ms);
-}
 
 /* --- the live monitor ------------------------------------------------------ */
 
@@ -309,7 +289,7 @@ static json_t *time_or_null(double t, bool have)
 
     if (!have)
         return json_null();
-    avtb_fa_time(t, buf);
+    avtb_utc_format(t, buf);
     return buf[0] ? json_string(buf) : json_null();
 }
 
@@ -400,8 +380,8 @@ size_t avtb_fa_monitor_problems(const avtb_fa_monitor *m, char ***out)
 
     *out = NULL;
     for (size_t i = 0; ok && i < m->ngaps; i++) {
-        avtb_fa_time(m->gaps[i].from, a);
-        avtb_fa_time(m->gaps[i].to, b);
+        avtb_utc_format(m->gaps[i].from, a);
+        avtb_utc_format(m->gaps[i].to, b);
         ok = add_sentence(&list, &n, "file-access monitoring interrupted from %s to %s (%.0f s)", a,
                           b, m->gaps[i].to - m->gaps[i].from);
     }
@@ -409,7 +389,7 @@ size_t avtb_fa_monitor_problems(const avtb_fa_monitor *m, char ***out)
         ok = add_sentence(&list, &n, "file-access monitoring interrupted %llu more times",
                           (unsigned long long)m->gaps_omitted);
     if (ok && strcmp(avtb_fa_monitor_status(m), "lost") == 0) {
-        avtb_fa_time(stopped_at(m), a);
+        avtb_utc_format(stopped_at(m), a);
         if (m->last_seq >= 0)
             snprintf(after, sizeof(after), "#%lld", (long long)m->last_seq);
         else if (m->heartbeats > 0)
@@ -456,7 +436,7 @@ static void update_notice(avtb_fa_monitor *m)
                  "disk forensics only",
                  m->has_reason ? m->reason : "fanotify unavailable");
     } else if (m->overflows > 0 || m->dropped > 0) {
-        avtb_fa_time(m->loss_time, when);
+        avtb_utc_format(m->loss_time, when);
         snprintf(m->notice, sizeof(m->notice),
                  "the file-access agent lost events (%llu queue overflows, %llu dropped), the "
                  "first at %s; file access is incomplete from then",

@@ -74,10 +74,6 @@ size_t avtb_fa_monitor_problems(const avtb_fa_monitor *m, char ***out);
  */
 const char *avtb_fa_monitor_notice(const avtb_fa_monitor *m);
 
-/* Seconds since the epoch as RFC 3339 UTC with milliseconds ("...T13:31:02.120Z")
- * into buf[32]; "" when t is not a time between 1970 and 9999. */
-void avtb_fa_time(double t, char buf[32]);
-
 /* --- the evidence log: file-access.jsonl ----------------------------------- */
 
 enum {

@@ -3,6 +3,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <openssl/evp.h>
@@ -367,14 +368,30 @@ out:
     return r;
 }
 
+bool avtb_utc_format(double t, char buf[32])
+{
+    struct tm tm;
+    time_t sec;
+    long long ms;
+
+    buf[0] = '\0';
+    if (!isfinite(t) || t < 0 || t > 253402300799.0) /* 9999-12-31T23:59:59 */
+        return false;
+    ms = (long long)floor(t * 1000.0 + 0.5);
+    sec = (time_t)(ms / 1000);
+    if (gmtime_r(&sec, &tm) == NULL || strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm) != 19) {
+        buf[0] = '\0';
+        return false;
+    }
+    snprintf(buf + 19, 13, ".%03dZ", (int)(ms % 1000));
+    return true;
+}
+
 void avtb_utc_now(char buf[32])
 {
     struct timespec ts;
-    struct tm tm;
-    size_t n;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, 32 - n, ".%03dZ", (int)(ts.tv_nsec / 1000000) % 1000);
+    /* Truncated to the millisecond, not rounded: never a time still to come. */
+    avtb_utc_format((double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0, buf);
 }

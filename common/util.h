@@ -47,5 +47,11 @@ avtb_err avtb_spawn(const char *const argv[], unsigned timeout_ms, char **out, i
 
 /* Current UTC time as RFC 3339 with milliseconds into buf[32]. */
 void avtb_utc_now(char buf[32]);
+/*
+ * A Unix time (seconds, any fraction) as RFC 3339 UTC with milliseconds,
+ * "2026-11-26T13:29:03.123Z", into buf[32]. Times that are not finite, are
+ * negative or lie past 9999 (guest-supplied ones can) give "" and false.
+ */
+bool avtb_utc_format(double t, char buf[32]);
 
 #endif

@@ -72,25 +72,6 @@ static const char *js(json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
-/* RFC 3339 UTC with milliseconds of a Unix time. */
-static bool ts_epoch(double t, char out[32])
-{
-    struct tm tm;
-    time_t sec;
-    long long ms;
-
-    if (!isfinite(t) || t < 0 || t > 253402300799.0) /* year 9999 */
-        return false;
-    ms = (long long)floor(t * 1000.0 + 0.5);
-    sec = (time_t)(ms / 1000);
-    if (gmtime_r(&sec, &tm) == NULL)
-        return false;
-    if (strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm) != 19)
-        return false;
-    snprintf(out + 19, 13, ".%03dZ", (int)(ms % 1000));
-    return true;
-}
-
 /* An RFC 3339 UTC time ("...Z", any fraction) with exactly milliseconds; false if not one. */
 static bool ts_text(const char *s, char out[32])
 {
@@ -504,7 +485,7 @@ static void finding_objects(stix *st, size_t fi, json_t *f, const char *software
     const char *host = js(dst, "host"), *dom = NULL, *conn = NULL, *kind = js(f, "kind");
     char t[32], key[64];
 
-    if (!ts_epoch(json_number_value(json_object_get(f, "time")), t))
+    if (!avtb_utc_format(json_number_value(json_object_get(f, "time")), t))
         snprintf(t, sizeof(t), "%s", st->created);
     if (domain_ok(host)) {
         json_t *d = sco("domain-name", json_pack("{s:s}", "value", host));
@@ -575,12 +556,12 @@ static const char *attempt_objects(stix *st, const char *software)
         double lt = json_number_value(json_object_get(a, "last_time"));
         json_t *nt;
 
-        if (dip == NULL || !ts_epoch(ft, t0))
+        if (dip == NULL || !avtb_utc_format(ft, t0))
             continue;
         nt = json_pack("{s:s, s:s, s:o}", "start", t0, "dst_ref", dip, "protocols",
                        protocols(js(a, "dst"), js(a, "protocol")));
         /* end must be later than start: a single-packet attempt has none. */
-        if (nt != NULL && ts_epoch(lt, t1) && strcmp(t1, t0) > 0)
+        if (nt != NULL && avtb_utc_format(lt, t1) && strcmp(t1, t0) > 0)
             json_object_set_new(nt, "end", json_string(t1));
         if (nt != NULL && valid_port(json_object_get(a, "port")))
             json_object_set(nt, "dst_port", json_object_get(a, "port"));
@@ -596,7 +577,7 @@ static const char *attempt_objects(stix *st, const char *software)
         first = ft < first ? ft : first;
         last = lt > last ? lt : last;
     }
-    if (json_array_size(refs) == 0 || !ts_epoch(first, t0) || !ts_epoch(last, t1)) {
+    if (json_array_size(refs) == 0 || !avtb_utc_format(first, t0) || !avtb_utc_format(last, t1)) {
         json_decref(refs);
         return NULL;
     }

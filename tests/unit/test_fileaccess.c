@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "collectors/fileaccess.h"
+#include "common/util.h"
 
 /* 2026-11-26T13:31:01.120Z */
 #define T0 1795699861.12
@@ -382,13 +383,13 @@ START_TEST(time_format)
 {
     char buf[32];
 
-    avtb_fa_time(T0, buf);
+    avtb_utc_format(T0, buf);
     ck_assert_str_eq(buf, "2026-11-26T13:31:01.120Z");
-    avtb_fa_time(1795699861.9996, buf);
+    avtb_utc_format(1795699861.9996, buf);
     ck_assert_str_eq(buf, "2026-11-26T13:31:02.000Z");
-    avtb_fa_time(-1, buf);
+    avtb_utc_format(-1, buf);
     ck_assert_str_eq(buf, "");
-    avtb_fa_time(1e300, buf);
+    avtb_utc_format(1e300, buf);
     ck_assert_str_eq(buf, "");
 }
 END_TEST
