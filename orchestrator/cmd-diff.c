@@ -195,38 +195,49 @@ static char *finding_key(json_t *f)
     return key;
 }
 
-static bool has_key(json_t *findings, const char *key)
+/* Each finding's key, computed once: a JSON array of strings (NULL when out of memory). */
+static json_t *keys_of(json_t *findings)
 {
+    json_t *keys = json_array(), *f;
     size_t i;
-    json_t *f;
 
     json_array_foreach(findings, i, f)
     {
         char *k = finding_key(f);
-        bool same = k != NULL && strcmp(k, key) == 0;
 
+        if (keys == NULL || k == NULL || json_array_append_new(keys, json_string(k)) < 0) {
+            free(k);
+            json_decref(keys);
+            return NULL;
+        }
         free(k);
-        if (same)
-            return true;
     }
+    return keys;
+}
+
+static bool has_key(json_t *keys, const char *key)
+{
+    size_t i;
+    json_t *k;
+
+    json_array_foreach(keys, i, k) if (strcmp(json_string_value(k), key) == 0) return true;
     return false;
 }
 
-/* Findings of a that b lacks, into out (a JSON array of keys); counts violations among them. */
+/* Keys of a that b lacks, once each, into out; counts the violations among them. */
 static size_t only_in(json_t *a, json_t *b, json_t *out)
 {
     size_t i, violations = 0;
-    json_t *f;
+    json_t *k;
 
-    json_array_foreach(a, i, f)
+    json_array_foreach(a, i, k)
     {
-        char *k = finding_key(f);
+        const char *key = json_string_value(k);
 
-        if (k != NULL && !has_key(b, k) && !has_key(out, k)) {
-            violations += strstr(k, "(violation)") != NULL || strstr(k, "(unjudged)") != NULL;
-            json_array_append_new(out, json_string(k));
-        }
-        free(k);
+        if (has_key(b, key) || has_key(out, key))
+            continue;
+        violations += strstr(key, "(violation)") != NULL || strstr(key, "(unjudged)") != NULL;
+        json_array_append(out, k);
     }
     return violations;
 }
@@ -263,6 +274,7 @@ static json_t *compare(const char *scenario, const run_rep *o, const run_rep *n,
     json_t *c = json_pack("{s:s, s:s?, s:s?}", "scenario", scenario, "old", o ? o->dir : NULL,
                           "new", n ? n->dir : NULL);
     json_t *added = json_array(), *gone = json_array(), *exps = json_array();
+    json_t *okeys, *nkeys;
     const char *ov, *nv;
     size_t new_violations;
 
@@ -276,9 +288,12 @@ static json_t *compare(const char *scenario, const run_rep *o, const run_rep *n,
     }
     ov = json_string_value(json_object_get(o->rep, "verdict"));
     nv = json_string_value(json_object_get(n->rep, "verdict"));
-    new_violations =
-        only_in(json_object_get(n->rep, "findings"), json_object_get(o->rep, "findings"), added);
-    only_in(json_object_get(o->rep, "findings"), json_object_get(n->rep, "findings"), gone);
+    okeys = keys_of(json_object_get(o->rep, "findings"));
+    nkeys = keys_of(json_object_get(n->rep, "findings"));
+    new_violations = only_in(nkeys, okeys, added);
+    only_in(okeys, nkeys, gone);
+    json_decref(okeys);
+    json_decref(nkeys);
     broken_expectations(o->rep, n->rep, exps);
     *regressed =
         verdict_rank(nv) > verdict_rank(ov) || new_violations > 0 || json_array_size(exps) > 0;
