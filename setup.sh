@@ -31,7 +31,8 @@ packages=(
   # the sandbox and the end-to-end tests
   iproute2 util-linux procps python3 curl openssl tshark
   # the honey document format tests: the software that opens each format
-  unzip libxml2-utils poppler-utils p7zip-full clamav libreoffice-writer-nogui
+  # (and clamscan: ClamAV is installed by av_product_deps, below)
+  unzip libxml2-utils poppler-utils p7zip-full libreoffice-writer-nogui
   libreoffice-calc-nogui libreoffice-draw-nogui
   # the report tests: JSON Schema validation (report.json, STIX) and
   # report.html rendered in headless Chromium
@@ -54,14 +55,52 @@ deps() {
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
       missing+=("$p")
   done
-  if [ ${#missing[@]} -eq 0 ]; then
+  if [ ${#missing[@]} -ne 0 ]; then
+    log "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+  else
     log "all ${#packages[@]} Debian packages present"
-    return
   fi
-  log "installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  av_product_deps
+}
+
+# ClamAV, the real product the reference guest carries (guests/products/clamav:
+# build-image copies its programs and libraries from this machine). Its
+# packages would start clamd and freshclam on this host; a policy-rc.d that
+# exits 101 keeps invoke-rc.d and deb-systemd-invoke from starting anything
+# while they install. The host never runs them: only the guest does.
+av_packages=(clamav clamav-daemon clamdscan clamav-freshclam)
+
+av_product_deps() {
+  local missing=() p policy=/usr/sbin/policy-rc.d saved=""
+  for p in "${av_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+      missing+=("$p")
+  done
+  if [ ${#missing[@]} -ne 0 ]; then
+    log "installing (no services started): ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    if [ -e "$policy" ]; then
+      saved="$policy.avtb-saved"
+      mv "$policy" "$saved"
+    fi
+    printf '#!/bin/sh\n# setup.sh: no service starts while ClamAV installs\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
+    local rc=0
+    apt-get install -y -q --no-install-recommends \
+      "${missing[@]}" || rc=$?
+    rm -f "$policy"
+    [ -z "$saved" ] || mv "$saved" "$policy"
+    [ $rc -eq 0 ] || exit $rc
+  fi
+  # A daemon left from an earlier install would fetch signatures from the
+  # internet on this host; say so rather than kill what someone else runs.
+  p=$(for d in clamd freshclam clamonacc; do pgrep -x "$d"; done || true)
+  [ -z "$p" ] || log "warning: ClamAV daemons run on this host (pids $(echo $p)); avtb does" \
+    "not need them: stop them with 'invoke-rc.d clamav-daemon stop; invoke-rc.d clamav-freshclam stop'"
 }
 
 do_build() {
