@@ -11,6 +11,7 @@ PORT_NAME=org.avtb.agent.0
 CMD_DIR=/avtb/product/cmd
 LOG_DIR=/avtb/log
 HEARTBEAT_S=5
+OUTPUT_MAX=8192
 
 log() { echo "avtb-agent: $*" >/dev/console; }
 
@@ -20,8 +21,16 @@ uptime_ms() {
 }
 
 # One JSON object per line; every value passed here is plain ASCII without
-# quotes or backslashes (names are checked against [a-z0-9-] first).
+# quotes or backslashes (names are checked against [a-z0-9-] first) or went
+# through json_text.
 send() { echo "$1" >&3; }
+
+# Text as the inside of a JSON string: printable ASCII, tab and newline kept
+# (escaped), every other byte dropped.
+json_text() {
+    tr -cd '\11\12\40-\176' |
+        awk '{ gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); gsub(/\t/, "\\t"); printf "%s\\n", $0 }'
+}
 
 find_port() {
     i=0
@@ -39,7 +48,9 @@ find_port() {
     return 1
 }
 
-# run ID NAME: runs $CMD_DIR/NAME in the background, reports its status.
+# run ID NAME: runs $CMD_DIR/NAME in the background, reports its status and
+# the end of its output (a scanner's findings: the evidence keeps what the
+# product said, not only its exit code).
 run_cmd() {
     id=$1 name=$2
     case $id in *[!a-z0-9-]* | "") send "{\"type\":\"error\",\"msg\":\"bad command id\"}"; return ;; esac
@@ -53,7 +64,8 @@ run_cmd() {
         "$CMD_DIR/$name" >>"$LOG_DIR/$name.log" 2>&1 </dev/null
         rc=$?
         t1=$(uptime_ms)
-        send "{\"type\":\"result\",\"id\":\"$id\",\"name\":\"$name\",\"rc\":$rc,\"ms\":$((t1 - t0))}"
+        out=$(tail -c "$OUTPUT_MAX" "$LOG_DIR/$name.log" 2>/dev/null | json_text)
+        send "{\"type\":\"result\",\"id\":\"$id\",\"name\":\"$name\",\"rc\":$rc,\"ms\":$((t1 - t0)),\"output\":\"$out\"}"
     ) &
     send "{\"type\":\"started\",\"id\":\"$id\",\"name\":\"$name\",\"pid\":$!,\"uptime_ms\":$(uptime_ms)}"
 }
