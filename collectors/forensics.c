@@ -1245,3 +1245,61 @@ avtb_err avtb_forensics_run(const avtb_forensics_req *req, avtb_forensics_summar
     guestfs_close(g);
     return r;
 }
+
+avtb_err avtb_forensics_batch(const avtb_forensics_req *reqs, size_t n,
+                              avtb_forensics_summary *outs, avtb_err *results, avtb_error *errs)
+{
+    const char *disks[AVTB_GUESTFS_MAX_DRIVES];
+    char devs[AVTB_GUESTFS_MAX_DRIVES][32];
+    double t0 = avtb_now(), launch_s;
+    guestfs_h *g = NULL;
+    avtb_error err = {0};
+    avtb_err r = AVTB_OK;
+    size_t m = 0;
+    size_t idx[AVTB_GUESTFS_MAX_DRIVES];
+
+    if (n > AVTB_GUESTFS_MAX_DRIVES)
+        return avtb_error_set(&err, AVTB_ERR_INPUT, "a forensics batch holds at most %d runs",
+                              AVTB_GUESTFS_MAX_DRIVES);
+    /* Requests that cannot be served are answered alone; the rest share the launch. */
+    for (size_t i = 0; i < n; i++) {
+        memset(&outs[i], 0, sizeof(outs[i]));
+        results[i] = check_req(&reqs[i], &errs[i]);
+        if (results[i] == AVTB_OK && (reqs[i].overlay == NULL || access(reqs[i].overlay, R_OK) < 0))
+            results[i] = avtb_error_errno(&errs[i], AVTB_ERR_NOT_FOUND, errno,
+                                          "forensics: cannot open the guest's overlay %s",
+                                          reqs[i].overlay ? reqs[i].overlay : "(none given)");
+        if (results[i] == AVTB_OK)
+            results[i] = avtb_guestfs_drive_device(reqs[i].root_device, m, devs[m], &errs[i]);
+        if (results[i] != AVTB_OK) {
+            if (reqs[i].evidence_dir != NULL)
+                (void)write_result(&reqs[i], NULL, results[i], errs[i].msg, -1, t0, NULL);
+            continue;
+        }
+        disks[m] = reqs[i].overlay;
+        idx[m++] = i;
+    }
+    if (m == 0)
+        return AVTB_OK;
+    r = avtb_guestfs_open_many(disks, m, true, reqs[idx[0]].tcg, &g, &err);
+    if (r != AVTB_OK) {
+        for (size_t k = 0; k < m; k++) {
+            results[idx[k]] = avtb_error_set(&errs[idx[k]], r, "%s", err.msg);
+            (void)write_result(&reqs[idx[k]], NULL, r, err.msg, -1, t0, NULL);
+        }
+        return r;
+    }
+    /* Each run records its share of the launch. */
+    launch_s = (avtb_now() - t0) / (double)m;
+    for (size_t k = 0; k < m; k++) {
+        avtb_forensics_req one = reqs[idx[k]];
+
+        one.root_device = devs[k];
+        results[idx[k]] = forensics_on(g, &one, avtb_now(), launch_s, &outs[idx[k]], &errs[idx[k]]);
+    }
+    if (guestfs_shutdown(g) < 0)
+        avtb_warn("libguestfs: shutting down a forensics appliance: %s",
+                  guestfs_last_error(g) ? guestfs_last_error(g) : "unknown error");
+    guestfs_close(g);
+    return AVTB_OK;
+}

@@ -79,6 +79,17 @@ avtb_err avtb_forensics_run(const avtb_forensics_req *req, avtb_forensics_summar
 avtb_err avtb_forensics_on(struct guestfs_h *g, const avtb_forensics_req *req,
                            avtb_forensics_summary *out, avtb_error *err) AVTB_WUR;
 
+/*
+ * n runs' forensics (at most 26) on one appliance: each overlay on its own
+ * drive (root_device mapped to it), each run's forensics.json written as
+ * avtb_forensics_run writes it. outs[i], results[i] and errs[i] are run i's;
+ * one run failing does not stop the others. Returns AVTB_OK unless the
+ * batch itself could not be launched (then every run failed with why).
+ */
+avtb_err avtb_forensics_batch(const avtb_forensics_req *reqs, size_t n,
+                              avtb_forensics_summary *outs, avtb_err *results, avtb_error *errs)
+    AVTB_WUR;
+
 /* ---- exposed for tests ---------------------------------------------------- */
 
 typedef enum {

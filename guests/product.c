@@ -60,14 +60,58 @@ void avtb_product_free(avtb_product *p)
     free(p->description);
     free(p->start);
     free(p->scan);
+    for (size_t i = 0; i < p->nexpected; i++) {
+        free(p->expected[i].scenario);
+        free(p->expected[i].verdict);
+    }
+    free(p->expected);
     free(p);
+}
+
+avtb_product *avtb_product_control(void)
+{
+    avtb_product *p = calloc(1, sizeof(*p));
+
+    if (p == NULL)
+        return NULL;
+    p->control = true;
+    p->dir = strdup("");
+    p->name = strdup("control");
+    p->vendor = strdup("none (control run: no product installed)");
+    p->version = strdup("-");
+    p->vendor_country = strdup("ZZ");
+    p->expected = calloc(1, sizeof(*p->expected));
+    if (p->expected != NULL) {
+        p->nexpected = 1;
+        p->expected[0].verdict = strdup("clean");
+    }
+    if (p->dir == NULL || p->name == NULL || p->vendor == NULL || p->version == NULL ||
+        p->vendor_country == NULL || p->expected == NULL || p->expected[0].verdict == NULL) {
+        avtb_product_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+const char *avtb_product_expected(const avtb_product *p, const char *scenario)
+{
+    const char *dflt = NULL;
+
+    for (size_t i = 0; p != NULL && i < p->nexpected; i++) {
+        if (p->expected[i].scenario == NULL)
+            dflt = p->expected[i].verdict;
+        else if (scenario != NULL && strcmp(p->expected[i].scenario, scenario) == 0)
+            return p->expected[i].verdict;
+    }
+    return dflt;
 }
 
 /* Parse context: the product being filled and the YAML it comes from. */
 typedef struct {
     avtb_product *p;
     avtb_yaml *y;
-    avtb_product_file *file; /* entry being parsed in files: */
+    avtb_product_file *file;     /* entry being parsed in files: */
+    avtb_product_expect *expect; /* entry being parsed in expected: */
 } product_ctx;
 
 static int p_name(avtb_yaml *y, yaml_node_t *v, void *o)
@@ -258,6 +302,75 @@ static int p_files(avtb_yaml *y, yaml_node_t *v, void *o)
     return r;
 }
 
+static const char *const verdicts[] = {"clean", "metadata-only", "suspected", "exfiltration",
+                                        "incomplete"};
+
+static int e_scenario(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    return avtb_yaml_string(y, v, "scenario", &((product_ctx *)o)->expect->scenario);
+}
+
+static int e_verdict(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    product_ctx *c = o;
+
+    if (avtb_yaml_string(y, v, "verdict", &c->expect->verdict) < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]); i++)
+        if (strcmp(c->expect->verdict, verdicts[i]) == 0)
+            return 0;
+    avtb_yaml_diag(y, v,
+                   "verdict '%s' is not one avtb gives: clean, metadata-only, suspected, "
+                   "exfiltration or incomplete",
+                   c->expect->verdict);
+    return -1;
+}
+
+static const avtb_yfield expect_fields[] = {
+    {"scenario", false, e_scenario},
+    {"verdict", true, e_verdict},
+    {NULL, false, NULL},
+};
+
+/* expected: [{scenario: NAME, verdict: V}, {verdict: V}]: the last without a scenario is the default. */
+static int p_expected(avtb_yaml *y, yaml_node_t *v, void *o)
+{
+    product_ctx *c = o;
+    long n = avtb_yaml_seq_len(y, v, "expected");
+    int r = 0;
+
+    if (n < 0)
+        return -1;
+    if (n > 256) {
+        avtb_yaml_diag(y, v, "expected: at most 256 entries");
+        return -1;
+    }
+    c->p->expected = calloc((size_t)n + 1, sizeof(*c->p->expected));
+    if (c->p->expected == NULL)
+        return -1;
+    for (long i = 0; i < n; i++) {
+        yaml_node_t *item = avtb_yaml_seq_at(y, v, (size_t)i);
+
+        c->expect = &c->p->expected[c->p->nexpected++];
+        if (avtb_yaml_map(y, item, expect_fields, c) < 0) {
+            r = -1;
+            continue;
+        }
+        for (size_t j = 0; j + 1 < c->p->nexpected; j++) {
+            const char *a = c->p->expected[j].scenario, *b = c->expect->scenario;
+
+            if ((a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0)) {
+                avtb_yaml_diag(y, item, "expected: %s%s%s is given twice",
+                               b ? "scenario '" : "the default (no scenario:)", b ? b : "",
+                               b ? "'" : "");
+                r = -1;
+            }
+        }
+    }
+    c->expect = NULL;
+    return r;
+}
+
 static const avtb_yfield product_fields[] = {
     {"name", true, p_name},
     {"vendor", true, p_vendor},
@@ -267,6 +380,7 @@ static const avtb_yfield product_fields[] = {
     {"files", false, p_files},
     {"start", false, p_start},
     {"scan", false, p_scan},
+    {"expected", false, p_expected},
     {NULL, false, NULL},
 };
 

@@ -7,6 +7,7 @@
 #ifndef AVTB_PRODUCT_H
 #define AVTB_PRODUCT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/diag.h"
@@ -19,6 +20,12 @@ typedef struct avtb_product_file {
 } avtb_product_file;
 
 /* A loaded product definition; every string is owned. */
+/* One line of product.yaml's expected: the verdict the product should get. */
+typedef struct avtb_product_expect {
+    char *scenario; /* a scenario name; NULL: every scenario no other line names */
+    char *verdict;  /* clean, metadata-only, suspected, exfiltration or incomplete */
+} avtb_product_expect;
+
 typedef struct avtb_product {
     char *dir;            /* absolute product directory */
     char *name;
@@ -30,6 +37,9 @@ typedef struct avtb_product {
     size_t nfiles;
     char *start;          /* command run at boot, may be NULL */
     char *scan;           /* on-demand scan command with {path}, may be NULL */
+    avtb_product_expect *expected; /* for avtb matrix; may be empty */
+    size_t nexpected;
+    bool control; /* avtb_product_control's: no product at all */
 } avtb_product;
 
 /* Placeholder in the scan command replaced by the trigger's target path. */
@@ -41,6 +51,16 @@ typedef struct avtb_product {
  */
 avtb_err avtb_product_load(const char *dir, avtb_diags *diags, avtb_product **out) AVTB_WUR;
 void avtb_product_free(avtb_product *p);
+
+/*
+ * The "product" of a control run (avtb matrix): nothing installed, nothing
+ * started, triggers that do nothing; named "control". NULL when out of
+ * memory. Freed with avtb_product_free.
+ */
+avtb_product *avtb_product_control(void);
+
+/* The verdict p's expected: table gives for scenario, or NULL when it gives none. */
+const char *avtb_product_expected(const avtb_product *p, const char *scenario);
 
 /* Guest paths avtb itself uses; products may not install there. */
 #define AVTB_GUEST_RESERVED "/avtb"

@@ -21,6 +21,7 @@
 #include "common/error.h"
 #include "common/util.h"
 #include "orchestrator/cli.h"
+#include "reports/report.h"
 
 #define MAX_RUNS 4096
 
@@ -158,43 +159,6 @@ static int verdict_rank(const char *v)
     return -1;
 }
 
-/* What a finding says, without its token or flow: stable across runs. */
-static char *finding_key(json_t *f)
-{
-    json_t *dst = json_object_get(f, "dst"), *enc = json_object_get(f, "encoding"), *v;
-    const char *host = json_string_value(json_object_get(dst, "host"));
-    char *key = NULL, *encs = strdup("");
-    size_t i;
-
-    json_array_foreach(enc, i, v)
-    {
-        char *next = NULL;
-
-        if (encs == NULL ||
-            asprintf(&next, "%s%s%s", encs, i ? "," : "", json_string_value(v) ?: "?") < 0) {
-            free(encs);
-            return NULL;
-        }
-        free(encs);
-        encs = next;
-    }
-    if (encs != NULL &&
-        asprintf(&key, "%s %s to %s:%lld over %s%s%s (%s)",
-                 json_string_value(json_object_get(f, "kind")) ?: "?",
-                 json_string_value(json_object_get(f, "document")) ?: "(no document)",
-                 host ? host : json_string_value(json_object_get(dst, "ip")) ?: "?",
-                 (long long)json_integer_value(json_object_get(dst, "port")),
-                 json_string_value(json_object_get(f, "protocol")) ?: "?", encs[0] ? " as " : "",
-                 encs, json_is_false(json_object_get(json_object_get(f, "policy"), "allowed"))
-                           ? "violation"
-                           : json_is_true(json_object_get(json_object_get(f, "policy"), "allowed"))
-                                 ? "allowed"
-                                 : "unjudged") < 0)
-        key = NULL;
-    free(encs);
-    return key;
-}
-
 /* Each finding's key, computed once: a JSON array of strings (NULL when out of memory). */
 static json_t *keys_of(json_t *findings)
 {
@@ -203,7 +167,7 @@ static json_t *keys_of(json_t *findings)
 
     json_array_foreach(findings, i, f)
     {
-        char *k = finding_key(f);
+        char *k = avtb_report_finding_key(f);
 
         if (keys == NULL || k == NULL || json_array_append_new(keys, json_string(k)) < 0) {
             free(k);

@@ -24,7 +24,9 @@ typedef struct avtb_plant_req {
     const char *overlay;     /* qcow2 to write into */
     const char *root_device; /* as libguestfs names it, e.g. /dev/sda */
     bool tcg;                /* no working KVM: force the appliance to TCG */
-    /* Product, trigger scripts; NULL plants documents only (tests, benchmarks). */
+    /* Product, trigger scripts; NULL plants documents only (tests, benchmarks).
+     * A scenario whose product is NULL is a control run: no product files,
+     * trigger scripts that do nothing. */
     const avtb_scenario *scenario;
     /*
      * Guest paths are POSIX paths; on NTFS "/Users/jane/x.docx" lands in
@@ -49,6 +51,17 @@ avtb_err avtb_plant(const avtb_plant_req *req, avtb_error *err) AVTB_WUR;
  * down or close it; req->overlay and req->tcg are not used.
  */
 avtb_err avtb_plant_on(struct guestfs_h *g, const avtb_plant_req *req, avtb_error *err) AVTB_WUR;
+
+/*
+ * Plants n runs (at most AVTB_GUESTFS_MAX_DRIVES) in one appliance launch,
+ * each request's overlay on its own drive (root_device is mapped to that
+ * drive; every request's tcg must agree). results[i] and errs[i] say how run
+ * i went: a run that fails does not stop the others; a launch or shutdown
+ * failure fails them all. Each planted.json records the batch size and its
+ * share of the launch. Returns the launch/shutdown result.
+ */
+avtb_err avtb_plant_batch(const avtb_plant_req *reqs, size_t n, avtb_err *results,
+                          avtb_error *errs);
 
 /*
  * Where a document's guest path lives on the root filesystem: NTFS

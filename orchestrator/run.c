@@ -46,7 +46,7 @@
 #define TAG_LEN             10
 
 /* Everything one run holds; torn down by run_teardown() on every path. */
-typedef struct run {
+typedef struct avtb_run_state {
     const avtb_scenario *s;
     const avtb_run_opts *opts;
     char run_id[160];
@@ -92,6 +92,10 @@ typedef struct run {
     const char *phase;
     double phase_start;
     char started[32], finished[32];
+    /* Where the pipeline stands between avtb_run_start and avtb_run_finish. */
+    avtb_err state;
+    avtb_error fail;
+    bool noted_interrupt;
 } run;
 
 static void add_reason(run *r, const char *fmt, ...) AVTB_PRINTF(2, 3);
@@ -156,13 +160,12 @@ static void add_notice(run *r, const char *text)
 /* A stop signal turns into an incomplete-evidence reason, once. */
 static bool interrupted(run *r)
 {
-    static bool noted;
     int sig = avtb_signals_pending();
 
     if (sig == 0)
         return false;
-    if (!noted) {
-        noted = true;
+    if (!r->noted_interrupt) {
+        r->noted_interrupt = true;
         add_reason(r, "interrupted by %s during %s", strsignal(sig), r->phase ? r->phase : "run");
     }
     return true;
@@ -682,7 +685,10 @@ static void run_forensics(run *r)
     }
     req.patterns = r->pats;
     req.token_docs = avtb_canaries_token_docs(r->canaries);
-    if (avtb_forensics_run(&req, &sum, &err) != AVTB_OK)
+    /* avtb matrix does the forensics of several runs on one appliance. */
+    if (r->opts->forensics_hook != NULL
+            ? r->opts->forensics_hook(r->opts->forensics_ctx, &req, &sum, &err) != AVTB_OK
+            : avtb_forensics_run(&req, &sum, &err) != AVTB_OK)
         add_reason(r, "forensics failed: %s", err.msg);
     else
         avtb_info("%s: forensics: %zu documents (%zu read, %zu changed, %zu vanished), %zu changed "
@@ -692,10 +698,10 @@ static void run_forensics(run *r)
     phase_end(r);
 }
 
-static avtb_err run_pipeline(run *r, avtb_error *err)
+/* Up to an overlay ready for planting. */
+static avtb_err run_prepare(run *r, avtb_error *err)
 {
     avtb_err e;
-    char *path;
 
     phase_begin(r, "prepare");
     e = copy_scenario(r, err);
@@ -718,26 +724,41 @@ static avtb_err run_pipeline(run *r, avtb_error *err)
     if (e != AVTB_OK)
         return e;
     phase_end(r);
+    return AVTB_OK;
+}
 
-    phase_begin(r, "plant");
-    {
-        avtb_plant_req req = {
-            .overlay = r->overlay,
-            .root_device = r->img->guestfs_root,
-            .tcg = !r->accel->kvm,
-            .scenario = r->s,
-            .docs = r->docs,
-            .ndocs = r->ndocs,
-            .evidence_dir = r->evdir,
-            .ca_pem = avtb_mitm_ca_pem(r->mitm),
-        };
+static avtb_plant_req plant_req(run *r)
+{
+    avtb_plant_req req = {
+        .overlay = r->overlay,
+        .root_device = r->img->guestfs_root,
+        .tcg = !r->accel->kvm,
+        .scenario = r->s,
+        .docs = r->docs,
+        .ndocs = r->ndocs,
+        .evidence_dir = r->evdir,
+        .ca_pem = avtb_mitm_ca_pem(r->mitm),
+    };
 
-        e = avtb_plant(&req, err);
-        r->planted = e == AVTB_OK;
-    }
+    return req;
+}
+
+/* After planting: the result of the plant phase becomes the run's state. */
+static void planted(run *r, avtb_err e)
+{
+    r->planted = e == AVTB_OK;
     if (e != AVTB_OK)
-        return interrupted(r) ? AVTB_ERR_INTERRUPTED : e;
-    phase_end(r);
+        r->state = interrupted(r) ? AVTB_ERR_INTERRUPTED : e;
+    else
+        phase_end(r);
+}
+
+/* From the planted overlay to the stopped guest. */
+static avtb_err run_pipeline(run *r, avtb_error *err)
+{
+    avtb_err e;
+    char *path;
+
     if (interrupted(r))
         return AVTB_ERR_INTERRUPTED;
 
@@ -999,38 +1020,116 @@ static int conclude(run *r)
     return code;
 }
 
-int avtb_run(const avtb_run_opts *opts, const avtb_scenario *s)
+avtb_run_state *avtb_run_start(const avtb_run_opts *opts, const avtb_scenario *s)
 {
-    run r = {.s = s, .opts = opts, .agent_fd = -1, .fa_fd = -1};
+    run *r = calloc(1, sizeof(*r));
     avtb_error err = {0};
-    avtb_err e;
+
+    if (r == NULL) {
+        avtb_errorf("%s: out of memory", s->name);
+        return NULL;
+    }
+    r->s = s;
+    r->opts = opts;
+    r->agent_fd = r->fa_fd = -1;
+    avtb_utc_now(r->started);
+    if (make_dirs(r, &err) != AVTB_OK) {
+        avtb_errorf("%s: %s", s->name, err.msg);
+        if (r->workdir != NULL)
+            rmdir(r->workdir);
+        free_run(r);
+        free(r);
+        return NULL;
+    }
+    printf("run %s\nevidence: %s\n", r->run_id, r->evdir);
+    fflush(stdout);
+    mark_incomplete(r, true);
+    r->state = run_prepare(r, &r->fail);
+    return r;
+}
+
+const char *avtb_run_id(const avtb_run_state *r)
+{
+    return r->run_id;
+}
+
+const char *avtb_run_evidence_dir(const avtb_run_state *r)
+{
+    return r->evdir;
+}
+
+void avtb_run_plant(avtb_run_state **rs, size_t n)
+{
+    avtb_plant_req reqs[AVTB_RUN_PLANT_BATCH];
+    avtb_err results[AVTB_RUN_PLANT_BATCH];
+    avtb_error errs[AVTB_RUN_PLANT_BATCH];
+    run *ready[AVTB_RUN_PLANT_BATCH];
+    size_t m = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        run *r = rs[i];
+
+        if (r->state != AVTB_OK || r->planted || interrupted(r))
+            continue;
+        /* Runs a batch cannot hold, or whose accelerator differs, plant alone. */
+        if (m == AVTB_RUN_PLANT_BATCH || (m > 0 && ready[0]->accel->kvm != r->accel->kvm)) {
+            avtb_run_plant(&r, 1);
+            continue;
+        }
+        phase_begin(r, "plant");
+        ready[m] = r;
+        reqs[m] = plant_req(r);
+        memset(&errs[m], 0, sizeof(errs[m]));
+        m++;
+    }
+    if (m == 1) {
+        results[0] = avtb_plant(&reqs[0], &errs[0]);
+    } else if (m > 1) {
+        avtb_info("planting %zu runs on one appliance", m);
+        (void)avtb_plant_batch(reqs, m, results, errs);
+    }
+    for (size_t i = 0; i < m; i++) {
+        ready[i]->fail = errs[i];
+        planted(ready[i], results[i]);
+    }
+}
+
+int avtb_run_finish(avtb_run_state *r)
+{
     int code;
 
-    avtb_utc_now(r.started);
-    e = make_dirs(&r, &err);
-    if (e != AVTB_OK) {
-        avtb_errorf("%s: %s", s->name, err.msg);
-        if (r.workdir != NULL)
-            rmdir(r.workdir);
-        free_run(&r);
-        return AVTB_EXIT_INFRA;
-    }
-    printf("run %s\nevidence: %s\n", r.run_id, r.evdir);
-    fflush(stdout);
-    mark_incomplete(&r, true);
-    e = run_pipeline(&r, &err);
-    if (e != AVTB_OK && e != AVTB_ERR_INTERRUPTED)
-        add_reason(&r, "%s failed: %s", r.phase ? r.phase : "run", err.msg);
-    else if (e == AVTB_ERR_INTERRUPTED)
-        interrupted(&r);
-    phase_end(&r);
+    if (r->state == AVTB_OK && !r->planted) /* avtb_run_plant was not called */
+        avtb_run_plant(&r, 1);
+    if (r->state == AVTB_OK)
+        r->state = run_pipeline(r, &r->fail);
+    if (r->state != AVTB_OK && r->state != AVTB_ERR_INTERRUPTED)
+        add_reason(r, "%s failed: %s", r->phase ? r->phase : "run", r->fail.msg);
+    else if (r->state == AVTB_ERR_INTERRUPTED || avtb_signals_pending() != 0)
+        interrupted(r);
+    phase_end(r);
     /* Forensics needs the guest down and its overlay still there. */
-    stop_guest(&r);
-    run_forensics(&r);
-    phase_begin(&r, "teardown");
-    run_teardown(&r);
-    phase_end(&r);
-    code = conclude(&r);
-    free_run(&r);
+    stop_guest(r);
+    run_forensics(r);
+    phase_begin(r, "teardown");
+    run_teardown(r);
+    phase_end(r);
+    code = conclude(r);
+    free_run(r);
+    free(r);
     return code;
+}
+
+void avtb_run_release(avtb_run_state *r)
+{
+    if (r == NULL)
+        return;
+    free_run(r);
+    free(r);
+}
+
+int avtb_run(const avtb_run_opts *opts, const avtb_scenario *s)
+{
+    avtb_run_state *r = avtb_run_start(opts, s);
+
+    return r != NULL ? avtb_run_finish(r) : AVTB_EXIT_INFRA;
 }

@@ -350,3 +350,39 @@ void avtb_report_print_summary(const avtb_report *r, const char *dir, FILE *fp)
     fprintf(fp, "report: %s/report.html (report.json, junit.xml, stix-bundle.json beside it)\n",
             dir);
 }
+
+char *avtb_report_finding_key(json_t *f)
+{
+    json_t *dst = json_object_get(f, "dst"), *enc = json_object_get(f, "encoding"), *v;
+    const char *host = json_string_value(json_object_get(dst, "host"));
+    char *key = NULL, *encs = strdup("");
+    size_t i;
+
+    json_array_foreach(enc, i, v)
+    {
+        char *next = NULL;
+
+        if (encs == NULL ||
+            asprintf(&next, "%s%s%s", encs, i ? "," : "", json_string_value(v) ?: "?") < 0) {
+            free(encs);
+            return NULL;
+        }
+        free(encs);
+        encs = next;
+    }
+    if (encs != NULL &&
+        asprintf(&key, "%s %s to %s:%lld over %s%s%s (%s)",
+                 json_string_value(json_object_get(f, "kind")) ?: "?",
+                 json_string_value(json_object_get(f, "document")) ?: "(no document)",
+                 host ? host : json_string_value(json_object_get(dst, "ip")) ?: "?",
+                 (long long)json_integer_value(json_object_get(dst, "port")),
+                 json_string_value(json_object_get(f, "protocol")) ?: "?", encs[0] ? " as " : "",
+                 encs, json_is_false(json_object_get(json_object_get(f, "policy"), "allowed"))
+                           ? "violation"
+                           : json_is_true(json_object_get(json_object_get(f, "policy"), "allowed"))
+                                 ? "allowed"
+                                 : "unjudged") < 0)
+        key = NULL;
+    free(encs);
+    return key;
+}

@@ -89,4 +89,12 @@ avtb_err avtb_report_write_json(const avtb_report *r, const char *dir, avtb_erro
 /* A few lines for a person: verdict, findings, where the evidence is. */
 void avtb_report_print_summary(const avtb_report *r, const char *dir, FILE *fp);
 
+/*
+ * What a finding of report.json says without its token or flow, stable
+ * across runs of the same scenario: "content board-minutes.txt to
+ * sync.example:80 over http as http-body (violation)". avtb diff and avtb
+ * matrix compare runs by these. Caller frees; NULL when out of memory.
+ */
+char *avtb_report_finding_key(json_t *finding);
+
 #endif
