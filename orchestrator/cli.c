@@ -14,7 +14,7 @@
 
 static const avtb_cmd *const commands[] = {
     &avtb_cmd_run,    &avtb_cmd_validate, &avtb_cmd_analyze,
-    &avtb_cmd_verify, &avtb_cmd_diff,     &avtb_cmd_keygen,
+    &avtb_cmd_verify, &avtb_cmd_diff, &avtb_cmd_matrix,     &avtb_cmd_keygen,
     &avtb_cmd_doctor, &avtb_cmd_honeydoc, NULL,
 };
 

@@ -18,7 +18,7 @@ typedef struct avtb_cmd {
 } avtb_cmd;
 
 extern const avtb_cmd avtb_cmd_run, avtb_cmd_validate, avtb_cmd_analyze, avtb_cmd_doctor,
-    avtb_cmd_honeydoc, avtb_cmd_verify, avtb_cmd_keygen, avtb_cmd_diff;
+    avtb_cmd_honeydoc, avtb_cmd_verify, avtb_cmd_keygen, avtb_cmd_diff, avtb_cmd_matrix;
 
 /* Entry point: parses global options, dispatches, returns the exit code. */
 int avtb_cli_main(int argc, char **argv);
