@@ -702,6 +702,20 @@ static int matrix_main(int argc, char **argv)
                 code = AVTB_EXIT_USAGE;
             m.ncells++;
         }
+    /* A cell is (scenario, product): 'own' and the same product named again would be two. */
+    for (size_t i = 0; code == AVTB_EXIT_OK && i < nscen; i++)
+        for (size_t a = 0; a < ncols; a++)
+            for (size_t b = 0; b < a; b++)
+                if (strcmp(m.cells[i * ncols + a].s->product->name,
+                           m.cells[i * ncols + b].s->product->name) == 0 &&
+                    code == AVTB_EXIT_OK) {
+                    fprintf(stderr,
+                            "avtb matrix: scenario '%s' would run product '%s' twice (columns "
+                            "'%s' and '%s'); leave one out\n",
+                            m.cells[i * ncols].s->name, m.cells[i * ncols + a].s->product->name,
+                            cols[b], cols[a]);
+                    code = AVTB_EXIT_USAGE;
+                }
     for (size_t i = 0; code == AVTB_EXIT_OK && i < nscen; i++)
         for (size_t k = 0; k < i; k++)
             if (strcmp(m.cells[i * ncols].s->name, m.cells[k * ncols].s->name) == 0) {
@@ -948,8 +962,9 @@ static int matrix_main(int argc, char **argv)
     }
     for (size_t i = 0; i < m.ncells; i++) {
         cell *c = &m.cells[i];
-        json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:s?, s:s?, s:O}", "scenario", c->s->name,
-                              "scenario_file", c->file, "product", c->s->product->name, "control",
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s?, s:s?, s:O}", "scenario",
+                              c->s->name, "scenario_file", c->file, "product",
+                              c->s->product->name, "column", c->column, "control",
                               c->s->product->control, "expected", c->expected, "expected_from",
                               c->expected_from, "runs", c->runs);
 

@@ -26,6 +26,12 @@ START_TEST(ok_product_loads)
     ck_assert_int_eq(p->files[0].src[0], '/');
     ck_assert_str_eq(p->start, "/opt/ok/bin/scan.sh --daemon");
     ck_assert_str_eq(p->scan, "/opt/ok/bin/scan.sh {path}");
+    /* expected: a scenario's own line wins over the default. */
+    ck_assert_uint_eq(p->nexpected, 2);
+    ck_assert_str_eq(avtb_product_expected(p, "archive-detection"), "exfiltration");
+    ck_assert_str_eq(avtb_product_expected(p, "sample-only"), "clean");
+    ck_assert_str_eq(avtb_product_expected(p, NULL), "clean");
+    ck_assert(!p->control);
     avtb_product_free(p);
     avtb_diags_free(d);
 }
@@ -73,6 +79,52 @@ START_TEST(every_bad_product_fails_at_its_position)
 }
 END_TEST
 
+/* The control run's product: nothing to install, nothing to run, clean expected everywhere. */
+START_TEST(control_product)
+{
+    avtb_product *p = avtb_product_control();
+
+    ck_assert_ptr_nonnull(p);
+    ck_assert(p->control);
+    ck_assert_str_eq(p->name, "control");
+    ck_assert_uint_eq(p->nfiles, 0);
+    ck_assert_ptr_null(p->start);
+    ck_assert_ptr_null(p->scan);
+    ck_assert_str_eq(avtb_product_expected(p, "anything"), "clean");
+    avtb_product_free(p);
+}
+END_TEST
+
+/* Every fixture says what it expects in the scenarios that run it. */
+START_TEST(fixtures_state_expected_verdicts)
+{
+    static const char *const cells[][3] = {
+        {"leaky", "leaky", "exfiltration"},          {"quiet", "quiet", "clean"},
+        {"asker", "asker-silent", "clean"},          {"asker", "asker-asked", "exfiltration"},
+        {"sampler", "sample-only", "clean"},         {"sampler", "archive-detection", "exfiltration"},
+        {"hunter", "keyword-hunter", "exfiltration"}, {"pinner", "pinner", "suspected"},
+        {"agent-killer", "agent-killer", "incomplete"},
+        {"tunneler", "dns-tunnel", "exfiltration"}, {"delayed", "delayed-upload", "exfiltration"},
+    };
+
+    for (size_t i = 0; i < sizeof(cells) / sizeof(cells[0]); i++) {
+        avtb_diags *d = avtb_diags_new();
+        avtb_product *p = NULL;
+        char dir[1024];
+
+        snprintf(dir, sizeof(dir), "%s/guests/products/%s", getenv("AVTB_DATADIR"), cells[i][0]);
+        if (avtb_product_load(dir, d, &p) != AVTB_OK)
+            avtb_diags_print(d, stderr);
+        ck_assert_ptr_nonnull(p);
+        ck_assert_msg(avtb_product_expected(p, cells[i][1]) != NULL &&
+                          strcmp(avtb_product_expected(p, cells[i][1]), cells[i][2]) == 0,
+                      "%s in %s: expected %s", cells[i][0], cells[i][1], cells[i][2]);
+        avtb_product_free(p);
+        avtb_diags_free(d);
+    }
+}
+END_TEST
+
 START_TEST(missing_directory)
 {
     avtb_diags *d = avtb_diags_new();
@@ -108,6 +160,8 @@ static Suite *product_suite(void)
 
     tcase_add_test(good, ok_product_loads);
     tcase_add_test(good, fixture_products_load);
+    tcase_add_test(good, control_product);
+    tcase_add_test(good, fixtures_state_expected_verdicts);
     tcase_add_test(bad, every_bad_product_fails_at_its_position);
     tcase_add_test(bad, missing_directory);
     tcase_add_test(bad, guest_path_rules);
