@@ -405,19 +405,35 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
+/*
+ * A planted run the parent finishes itself (no process could be made for
+ * it, or the matrix was interrupted): still a whole run with its report,
+ * its own forensics launch, or marked incomplete.
+ */
+static void finish_here(matrix *m, job *j)
+{
+    j->exit_code = avtb_run_finish(j->run);
+    j->run = NULL;
+    j->state = JOB_DONE;
+    m->planted--;
+    m->done++;
+}
+
 static void start_job(matrix *m, job *j)
 {
     int down[2], up[2];
     pid_t pid;
 
-    if (pipe2(down, O_CLOEXEC) < 0 || pipe2(up, O_CLOEXEC) < 0) {
+    if (pipe2(down, O_CLOEXEC) < 0) {
         avtb_errorf("cannot make a pipe for %s: %s", j->run_id, strerror(errno));
-        /* Finished here, without forensics batching: still a whole run. */
-        j->exit_code = avtb_run_finish(j->run);
-        j->run = NULL;
-        j->state = JOB_DONE;
-        m->planted--;
-        m->done++;
+        finish_here(m, j);
+        return;
+    }
+    if (pipe2(up, O_CLOEXEC) < 0) {
+        avtb_errorf("cannot make a pipe for %s: %s", j->run_id, strerror(errno));
+        close(down[0]);
+        close(down[1]);
+        finish_here(m, j);
         return;
     }
     fflush(NULL);
@@ -452,11 +468,7 @@ static void start_job(matrix *m, job *j)
         avtb_errorf("cannot fork for %s: %s", j->run_id, strerror(errno));
         close(down[1]);
         close(up[0]);
-        j->exit_code = avtb_run_finish(j->run);
-        j->run = NULL;
-        j->state = JOB_DONE;
-        m->planted--;
-        m->done++;
+        finish_here(m, j);
         return;
     }
     j->pid = pid;
@@ -847,11 +859,7 @@ static int matrix_main(int argc, char **argv)
                 job *j = &m.jobv[i];
 
                 if (j->state == JOB_PLANTED) {
-                    j->exit_code = avtb_run_finish(j->run);
-                    j->run = NULL;
-                    j->state = JOB_DONE;
-                    m.planted--;
-                    m.done++;
+                    finish_here(&m, j);
                 } else if (j->state == JOB_PENDING) {
                     j->state = JOB_DONE;
                     j->exit_code = AVTB_EXIT_INFRA;

@@ -104,7 +104,7 @@ static const char *base_name(const char *path)
  * Unicode direction overrides (which could make a hostile path read as
  * another) shown as visible escapes instead of acting.
  */
-static void esc(avtb_buf *b, const char *s)
+void avtb_html_escape(avtb_buf *b, const char *s)
 {
     const unsigned char *p = (const unsigned char *)(s ? s : "");
 
@@ -141,6 +141,11 @@ static void esc(avtb_buf *b, const char *s)
             avtb_buf_byte(b, (char)*p);
         }
     }
+}
+
+static void esc(avtb_buf *b, const char *s)
+{
+    avtb_html_escape(b, s);
 }
 
 /* printf, then escaped. */

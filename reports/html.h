@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "common/buf.h"
 #include "common/error.h"
 
 /* Rows the timeline shows; the rest are counted ("N more"). */
@@ -25,6 +26,14 @@
  * timeline, optional). Fields report.json lacks (older formats: no chains,
  * no file_access) leave their part of the page out. Written atomically.
  */
+/*
+ * Appends s to b for HTML text or a quoted attribute value: & < > " '
+ * escaped; control bytes and the Unicode direction overrides (which could
+ * make a hostile path read as another) shown as visible escapes. Every
+ * avtb page writes guest-chosen strings through this.
+ */
+void avtb_html_escape(avtb_buf *b, const char *s);
+
 avtb_err avtb_report_write_html(json_t *report, const char *dir, avtb_error *err) AVTB_WUR;
 
 #endif

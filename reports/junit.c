@@ -267,9 +267,7 @@ static void system_out(avtb_buf *b, json_t *report)
     avtb_buf_str(b, "</system-out>\n");
 }
 
-/* "YYYY-MM-DDTHH:MM:SS" of an RFC 3339 UTC time, the form JUnit's schema takes; false if not one.
- */
-static bool junit_timestamp(const char *rfc3339, char out[20])
+bool avtb_junit_timestamp(const char *rfc3339, char out[20])
 {
     static const char shape[] = "dddd-dd-ddTdd:dd:dd";
 
@@ -328,7 +326,7 @@ char *avtb_junit_xml(json_t *report)
     avtb_buf_printf(&b,
                     " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"0\" time=\"%.3f\"",
                     tests, failures, errors, seconds);
-    if (junit_timestamp(js(report, "started"), ts))
+    if (avtb_junit_timestamp(js(report, "started"), ts))
         attr(&b, "timestamp", ts);
     attr(&b, "hostname", image ? image : "avtb");
     attr(&b, "id", js(report, "run_id") ? js(report, "run_id") : "");

@@ -22,6 +22,9 @@
  */
 void avtb_junit_escape(avtb_buf *b, const char *s, bool attr);
 
+/* "YYYY-MM-DDTHH:MM:SS" of an RFC 3339 UTC time, the form JUnit's schema takes; false if not one. */
+bool avtb_junit_timestamp(const char *rfc3339, char out[20]);
+
 /* The junit.xml text of a report.json object; caller frees; NULL when out of memory. */
 char *avtb_junit_xml(json_t *report);
 

@@ -16,6 +16,7 @@
 
 #include "common/buf.h"
 #include "common/util.h"
+#include "reports/html.h"
 #include "reports/junit.h"
 
 /* ---- small helpers ---- */
@@ -518,49 +519,9 @@ static const char *row_of(json_t *cell)
 
 /* ---- matrix.html ---- */
 
-/*
- * Text and attribute values: & < > " ' escaped; control bytes and the
- * Unicode direction overrides shown as visible escapes instead of acting.
- * A copy of reports/html.c's esc(), which is static there: sharing it would
- * mean changing html.c, which this module's author does not own.
- */
 static void esc(avtb_buf *b, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)(s ? s : "");
-
-    for (; *p; p++) {
-        switch (*p) {
-        case '&':
-            avtb_buf_str(b, "&amp;");
-            continue;
-        case '<':
-            avtb_buf_str(b, "&lt;");
-            continue;
-        case '>':
-            avtb_buf_str(b, "&gt;");
-            continue;
-        case '"':
-            avtb_buf_str(b, "&quot;");
-            continue;
-        case '\'':
-            avtb_buf_str(b, "&#39;");
-            continue;
-        default:
-            break;
-        }
-        if ((*p < 0x20 && *p != '\t' && *p != '\n') || *p == 0x7f) {
-            avtb_buf_printf(b, "\\x%02x", *p);
-        } else if (p[0] == 0xe2 && p[1] == 0x80 && p[2] >= 0x8e && p[2] <= 0xae &&
-                   (p[2] <= 0x8f || p[2] >= 0xaa)) {
-            avtb_buf_printf(b, "[U+20%02X]", p[2] - 0x80);
-            p += 2;
-        } else if (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9) {
-            avtb_buf_printf(b, "[U+20%02X]", p[2] - 0x80 + 0x40);
-            p += 2;
-        } else {
-            avtb_buf_byte(b, (char)*p);
-        }
-    }
+    avtb_html_escape(b, s);
 }
 
 static const char css[] =
@@ -1115,20 +1076,6 @@ out:
     free(classname);
 }
 
-/* "YYYY-MM-DDTHH:MM:SS" of an RFC 3339 time, the form JUnit's schema takes; false if not one. */
-static bool junit_timestamp(const char *rfc3339, char out[20])
-{
-    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-
-    if (rfc3339 == NULL || strlen(rfc3339) < sizeof(shape) - 1)
-        return false;
-    for (size_t i = 0; i < sizeof(shape) - 1; i++)
-        if (shape[i] == 'd' ? (rfc3339[i] < '0' || rfc3339[i] > '9') : rfc3339[i] != shape[i])
-            return false;
-    memcpy(out, rfc3339, sizeof(shape) - 1);
-    out[sizeof(shape) - 1] = '\0';
-    return true;
-}
 
 static void junit_regressions(avtb_buf *b, json_t *r)
 {
@@ -1191,7 +1138,7 @@ static char *junit_xml(json_t *m, json_t *r)
                  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"avtb matrix\"");
     avtb_buf_printf(&b, " tests=\"%zu\" failures=\"%zu\" errors=\"0\" time=\"%.3f\"", tests,
                     failures, isfinite(wall) ? wall : 0.0);
-    if (junit_timestamp(js(m, "started"), ts))
+    if (avtb_junit_timestamp(js(m, "started"), ts))
         xattr(&b, "timestamp", ts);
     avtb_buf_str(&b, ">\n");
     json_array_foreach(rows, i, row)
@@ -1213,7 +1160,7 @@ static char *junit_xml(json_t *m, json_t *r)
         avtb_buf_printf(&b,
                         " tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"0\" time=\"%.3f\"",
                         n, nf, secs);
-        if (junit_timestamp(js(m, "started"), ts))
+        if (avtb_junit_timestamp(js(m, "started"), ts))
             xattr(&b, "timestamp", ts);
         avtb_buf_str(&b, " package=\"avtb.matrix\">\n");
         json_array_foreach(cells, k, cell)
