@@ -99,7 +99,7 @@ av_product_deps() {
   # A daemon left from an earlier install would fetch signatures from the
   # internet on this host; say so rather than kill what someone else runs.
   p=$(for d in clamd freshclam clamonacc; do pgrep -x "$d"; done || true)
-  [ -z "$p" ] || log "warning: ClamAV daemons run on this host (pids $(echo $p)); avtb does" \
+  [ -z "$p" ] || log "warning: ClamAV daemons run on this host (pids $(tr '\n' ' ' <<<"$p")); avtb does" \
     "not need them: stop them with 'invoke-rc.d clamav-daemon stop; invoke-rc.d clamav-freshclam stop'"
 }
 
