@@ -64,7 +64,7 @@ typedef struct job {
     int rep; /* 1-based */
     job_state state;
     avtb_run_state *run; /* JOB_PLANTED: held by the parent until forked */
-    char *run_id, *evdir;
+    char *run_id, *evdir, *workdir;
     pid_t pid;
     int to_child, from_child; /* the forensics pipes, parent's ends */
     int exit_code;
@@ -387,6 +387,7 @@ static void plant_next(matrix *m, size_t want)
         }
         j->run_id = strdup(avtb_run_id(j->run));
         j->evdir = strdup(avtb_run_evidence_dir(j->run));
+        j->workdir = strdup(avtb_run_workdir(j->run));
         j->state = JOB_PLANTED;
         m->planted++;
         batch[n++] = j->run;
@@ -479,6 +480,23 @@ static void start_job(matrix *m, job *j)
     j->state = JOB_RUNNING;
     m->planted--;
     m->running++;
+}
+
+/*
+ * A run's process died without finishing (a crash, SIGKILL): its evidence
+ * keeps the INCOMPLETE marker it got at the start and has no report; its
+ * overlay is removed here (the guest went with the process's libvirt
+ * connection: domains are AUTODESTROY).
+ */
+static void died(job *j, int status)
+{
+    avtb_error err = {0};
+
+    avtb_errorf("%s: its process died (%s); its evidence is marked incomplete", j->run_id,
+                WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "?");
+    if (j->workdir != NULL && access(j->workdir, F_OK) == 0 &&
+        avtb_rm_rf(j->workdir, &err) != AVTB_OK)
+        avtb_warn("%s", err.msg);
 }
 
 /* ---- the results ----------------------------------------------------------- */
@@ -841,9 +859,7 @@ static int matrix_main(int argc, char **argv)
                     m.waiting--;
                 j->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : AVTB_EXIT_INFRA;
                 if (!WIFEXITED(status))
-                    avtb_errorf("%s: its process died (%s); its evidence is marked incomplete",
-                                j->run_id,
-                                WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "?");
+                    died(j, status);
                 j->state = JOB_DONE;
                 close_fd(&j->to_child);
                 close_fd(&j->from_child);
@@ -1084,6 +1100,7 @@ out:
     for (size_t i = 0; i < m.njobs; i++) {
         free(m.jobv[i].run_id);
         free(m.jobv[i].evdir);
+        free(m.jobv[i].workdir);
         close_fd(&m.jobv[i].to_child);
         close_fd(&m.jobv[i].from_child);
     }

@@ -1058,6 +1058,11 @@ const char *avtb_run_evidence_dir(const avtb_run_state *r)
     return r->evdir;
 }
 
+const char *avtb_run_workdir(const avtb_run_state *r)
+{
+    return r->workdir;
+}
+
 void avtb_run_plant(avtb_run_state **rs, size_t n)
 {
     avtb_plant_req reqs[AVTB_RUN_PLANT_BATCH];

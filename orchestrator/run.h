@@ -67,5 +67,7 @@ int avtb_run_finish(avtb_run_state *r);
 void avtb_run_release(avtb_run_state *r);
 const char *avtb_run_id(const avtb_run_state *r);
 const char *avtb_run_evidence_dir(const avtb_run_state *r);
+/* The run's work directory (its overlay, sockets): removed by avtb_run_finish. */
+const char *avtb_run_workdir(const avtb_run_state *r);
 
 #endif
