@@ -14,13 +14,12 @@ avtb_err avtb_guestfs_error(guestfs_h *g, avtb_error *err, const char *what, con
                           msg ? msg : "unknown error");
 }
 
-avtb_err avtb_guestfs_drive_device(const char *root_device, size_t i, char out[32],
-                                   avtb_error *err)
+avtb_err avtb_guestfs_drive_device(const char *root_device, size_t i, char out[32], avtb_error *err)
 {
     size_t len = root_device ? strlen(root_device) : 0;
 
-    if (len < 8 || len >= 32 || strncmp(root_device, "/dev/sd", 7) != 0 ||
-        root_device[7] != 'a' || i >= AVTB_GUESTFS_MAX_DRIVES)
+    if (len < 8 || len >= 32 || strncmp(root_device, "/dev/sd", 7) != 0 || root_device[7] != 'a' ||
+        i >= AVTB_GUESTFS_MAX_DRIVES)
         return avtb_error_set(err, AVTB_ERR_INPUT,
                               "cannot share an appliance: the guest root '%s' is not on the "
                               "first /dev/sdX disk, or drive %zu is beyond /dev/sdz",

@@ -121,8 +121,7 @@ static int p_name(avtb_yaml *y, yaml_node_t *v, void *o)
     if (avtb_yaml_string(y, v, "name", &c->p->name) < 0)
         return -1;
     for (const char *s = c->p->name; *s; s++)
-        if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '-' ||
-              *s == '_') ||
+        if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '-' || *s == '_') ||
             s - c->p->name >= 64) {
             avtb_yaml_diag(y, v,
                            "name '%s' must be 1-64 characters of a-z, 0-9, '-' and '_' "
@@ -303,7 +302,7 @@ static int p_files(avtb_yaml *y, yaml_node_t *v, void *o)
 }
 
 static const char *const verdicts[] = {"clean", "metadata-only", "suspected", "exfiltration",
-                                        "incomplete"};
+                                       "incomplete"};
 
 static int e_scenario(avtb_yaml *y, yaml_node_t *v, void *o)
 {
@@ -332,7 +331,8 @@ static const avtb_yfield expect_fields[] = {
     {NULL, false, NULL},
 };
 
-/* expected: [{scenario: NAME, verdict: V}, {verdict: V}]: the last without a scenario is the default. */
+/* expected: [{scenario: NAME, verdict: V}, {verdict: V}]: the last without a scenario is the
+ * default. */
 static int p_expected(avtb_yaml *y, yaml_node_t *v, void *o)
 {
     product_ctx *c = o;

@@ -49,9 +49,9 @@ typedef struct column {
 } column;
 
 typedef struct cell {
-    const char *file;    /* scenario file */
-    avtb_scenario *s;    /* loaded, product replaced by the column's */
-    const char *column;  /* the column it is in */
+    const char *file;   /* scenario file */
+    avtb_scenario *s;   /* loaded, product replaced by the column's */
+    const char *column; /* the column it is in */
     const char *expected;
     char *expected_from; /* where expected came from */
     json_t *runs;        /* runs[] of matrix.json */
@@ -101,9 +101,9 @@ static avtb_err child_forensics(void *ctx, const avtb_forensics_req *req,
                                 avtb_forensics_summary *sum, avtb_error *err)
 {
     child_pipe *p = ctx;
-    json_t *msg = json_pack("{s:s, s:s, s:s, s:I, s:b}", "overlay", req->overlay, "root",
-                            req->root_device, "evidence", req->evidence_dir, "since",
-                            (json_int_t)req->since, "tcg", req->tcg);
+    json_t *msg =
+        json_pack("{s:s, s:s, s:s, s:I, s:b}", "overlay", req->overlay, "root", req->root_device,
+                  "evidence", req->evidence_dir, "since", (json_int_t)req->since, "tcg", req->tcg);
     char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL, buf[LINE_MAX_BYTES];
     size_t len = 0;
     json_t *ans;
@@ -212,8 +212,7 @@ static int load_cell(cell *c, const char *file, const char *col)
         char *dir = product_dir(col);
 
         if (dir == NULL || avtb_product_load(dir, d, &p) != AVTB_OK) {
-            fprintf(stderr, "avtb matrix: product '%s' (%s) is not usable\n", col,
-                    dir ? dir : "?");
+            fprintf(stderr, "avtb matrix: product '%s' (%s) is not usable\n", col, dir ? dir : "?");
             free(dir);
             goto out;
         }
@@ -272,8 +271,7 @@ static void refuse(job *j, const char *why)
 }
 
 /* Patterns of one run, from the token registry its start wrote. */
-static avtb_err run_tokens(const char *evdir, avtb_canaries **c, avtb_patterns **p,
-                           avtb_error *err)
+static avtb_err run_tokens(const char *evdir, avtb_canaries **c, avtb_patterns **p, avtb_error *err)
 {
     char *reg = avtb_path_join(evdir, "tokens.json");
     avtb_err e = AVTB_ERR_NOMEM;
@@ -349,14 +347,13 @@ static void forensics_batch(matrix *m)
         avtb_warn("a forensics appliance failed: %s", errs[0].msg);
     for (size_t k = 0; k < n; k++) {
         if (res[k] == AVTB_OK)
-            answer(js[k], json_pack("{s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:b}}", "ok", true,
-                                    "summary", "documents", (json_int_t)sums[k].documents, "read",
-                                    (json_int_t)sums[k].read, "changed",
-                                    (json_int_t)sums[k].changed, "vanished",
-                                    (json_int_t)sums[k].vanished, "scanned",
-                                    (json_int_t)sums[k].scanned, "with_tokens",
-                                    (json_int_t)sums[k].files_with_tokens, "limited",
-                                    sums[k].limited));
+            answer(js[k],
+                   json_pack("{s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:b}}", "ok", true, "summary",
+                             "documents", (json_int_t)sums[k].documents, "read",
+                             (json_int_t)sums[k].read, "changed", (json_int_t)sums[k].changed,
+                             "vanished", (json_int_t)sums[k].vanished, "scanned",
+                             (json_int_t)sums[k].scanned, "with_tokens",
+                             (json_int_t)sums[k].files_with_tokens, "limited", sums[k].limited));
         else
             answer(js[k], json_pack("{s:b, s:s}", "ok", false, "error", errs[k].msg));
         js[k]->state = JOB_RUNNING;
@@ -552,8 +549,8 @@ static json_t *run_entry(const job *j, double *guest_s)
     if (j->run_id != NULL && asprintf(&rel, "runs/%s", j->run_id) < 0)
         rel = NULL;
     *guest_s = phase_seconds(rep, "boot") + phase_seconds(rep, "dwell");
-    o = json_pack("{s:i, s:s?, s:s?, s:s, s:i, s:b, s:f, s:f, s:o}", "repetition", j->rep,
-                  "run_id", j->run_id, "evidence", rel, "verdict",
+    o = json_pack("{s:i, s:s?, s:s?, s:s, s:i, s:b, s:f, s:f, s:o}", "repetition", j->rep, "run_id",
+                  j->run_id, "evidence", rel, "verdict",
                   rep ? json_string_value(json_object_get(rep, "verdict")) ?: "error" : "error",
                   "exit_code", j->exit_code, "complete",
                   rep != NULL && json_is_true(json_object_get(rep, "complete")), "seconds",
@@ -608,8 +605,8 @@ static bool int_arg(const char *opt, const char *v, int lo, int hi, int *out)
     long x = v ? strtol(v, &end, 10) : 0;
 
     if (v == NULL || *v == '\0' || *end != '\0' || x < lo || x > hi) {
-        fprintf(stderr, "avtb matrix: %s must be a number from %d to %d, got '%s'\n", opt, lo,
-                hi, v ? v : "");
+        fprintf(stderr, "avtb matrix: %s must be a number from %d to %d, got '%s'\n", opt, lo, hi,
+                v ? v : "");
         return false;
     }
     *out = (int)x;
@@ -640,8 +637,7 @@ static int matrix_main(int argc, char **argv)
 
         if (strncmp(a, "--", 2) != 0 || strcmp(a, "--") == 0) {
             if (list == NULL) {
-                fprintf(stderr, "avtb matrix: '%s': say --scenarios or --products before it\n",
-                        a);
+                fprintf(stderr, "avtb matrix: '%s': say --scenarios or --products before it\n", a);
                 return usage();
             }
             if (*count == MAX_LIST) {
@@ -710,7 +706,8 @@ static int matrix_main(int argc, char **argv)
         json_error_t je;
 
         m.baseline = p ? json_load_file(p, 0, &je) : NULL;
-        if (m.baseline == NULL || json_integer_value(json_object_get(m.baseline, "avtb_matrix")) != 1) {
+        if (m.baseline == NULL ||
+            json_integer_value(json_object_get(m.baseline, "avtb_matrix")) != 1) {
             fprintf(stderr,
                     "avtb matrix: --baseline %s: %s is not a matrix.json avtb wrote (%s); give "
                     "the directory of an earlier avtb matrix\n",
@@ -833,8 +830,9 @@ static int matrix_main(int argc, char **argv)
         }
         free(ml);
     }
-    dprintf(m.saved_err, "matrix: %zu scenarios × %zu columns, %d repetition%s: %zu runs, %d at "
-                         "a time, into %s\n",
+    dprintf(m.saved_err,
+            "matrix: %zu scenarios × %zu columns, %d repetition%s: %zu runs, %d at "
+            "a time, into %s\n",
             nscen, ncols, m.repeat, m.repeat == 1 ? "" : "s", m.njobs, m.jobs, m.out);
 
     avtb_signals_install();
@@ -900,8 +898,8 @@ static int matrix_main(int argc, char **argv)
 
             size_t enough = (size_t)m.jobs * 2 < 4 ? 4 : (size_t)m.jobs * 2;
 
-            if (m.waiting > 0 &&
-                (m.waiting >= enough || m.waiting >= FORENSICS_MAX || (active < (size_t)m.jobs && !more)))
+            if (m.waiting > 0 && (m.waiting >= enough || m.waiting >= FORENSICS_MAX ||
+                                  (active < (size_t)m.jobs && !more)))
                 forensics_batch(&m);
         }
         /* Start runs while guests fit. */
@@ -986,11 +984,10 @@ static int matrix_main(int argc, char **argv)
     }
     for (size_t i = 0; i < m.ncells; i++) {
         cell *c = &m.cells[i];
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s?, s:s?, s:O}", "scenario",
-                              c->s->name, "scenario_file", c->file, "product",
-                              c->s->product->name, "column", c->column, "control",
-                              c->s->product->control, "expected", c->expected, "expected_from",
-                              c->expected_from, "runs", c->runs);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s?, s:s?, s:O}", "scenario", c->s->name,
+                              "scenario_file", c->file, "product", c->s->product->name, "column",
+                              c->column, "control", c->s->product->control, "expected", c->expected,
+                              "expected_from", c->expected_from, "runs", c->runs);
 
         if (o == NULL || avtb_matrix_cell_derive(o, &err) != AVTB_OK) {
             json_decref(o);
@@ -1008,17 +1005,15 @@ static int matrix_main(int argc, char **argv)
             names[i] = m.cells[i * ncols].s->name;
         for (size_t i = 0; i < m.njobs; i++)
             ran += m.jobv[i].run_id != NULL;
-        root = json_pack("{s:i, s:s, s:s, s:o, s:i, s:i, s:o, s:o, s:o, s:{s:f, s:f, s:f, s:f, "
-                         "s:i, s:i}}",
-                         "avtb_matrix", 1, "started", started, "finished", finished, "command",
-                         cmd, "repeat", m.repeat, "jobs", m.jobs, "scenarios",
-                         str_array(names, nscen), "products", str_array(cols, ncols), "cells",
-                         cells, "timing", "wall_seconds", wall, "runs_per_hour",
-                         wall > 0 ? (double)ran * 3600.0 / wall : 0.0, "guest_seconds",
-                         guest_total, "overhead",
-                         wall > 0 ? 1.0 - guest_total / (wall * (double)m.jobs) : 0.0,
-                         "plant_launches", (int)m.plant_launches, "forensics_launches",
-                         (int)m.forensics_launches);
+        root = json_pack(
+            "{s:i, s:s, s:s, s:o, s:i, s:i, s:o, s:o, s:o, s:{s:f, s:f, s:f, s:f, "
+            "s:i, s:i}}",
+            "avtb_matrix", 1, "started", started, "finished", finished, "command", cmd, "repeat",
+            m.repeat, "jobs", m.jobs, "scenarios", str_array(names, nscen), "products",
+            str_array(cols, ncols), "cells", cells, "timing", "wall_seconds", wall, "runs_per_hour",
+            wall > 0 ? (double)ran * 3600.0 / wall : 0.0, "guest_seconds", guest_total, "overhead",
+            wall > 0 ? 1.0 - guest_total / (wall * (double)m.jobs) : 0.0, "plant_launches",
+            (int)m.plant_launches, "forensics_launches", (int)m.forensics_launches);
         cmd = cells = NULL;
     }
     if (root == NULL || avtb_matrix_summarise(root, &err) != AVTB_OK) {

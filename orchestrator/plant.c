@@ -978,8 +978,7 @@ out:
     return r;
 }
 
-avtb_err avtb_plant_batch(const avtb_plant_req *reqs, size_t n, avtb_err *results,
-                          avtb_error *errs)
+avtb_err avtb_plant_batch(const avtb_plant_req *reqs, size_t n, avtb_err *results, avtb_error *errs)
 {
     const char *disks[AVTB_GUESTFS_MAX_DRIVES];
     char devs[AVTB_GUESTFS_MAX_DRIVES][32];

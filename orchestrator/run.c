@@ -76,8 +76,8 @@ typedef struct avtb_run_state {
     /* The run's tokens, compiled once: for the forensics and the analysis. */
     avtb_canaries *canaries;
     avtb_patterns *pats;
-    bool planted;     /* planted.json written: the overlay holds the honey documents */
-    double boot_wall; /* wall clock when the guest was started */
+    bool planted;               /* planted.json written: the overlay holds the honey documents */
+    double boot_wall;           /* wall clock when the guest was started */
     char libvirt[32], qemu[32]; /* versions, for the report and the manifest */
     char *notices[4];
     size_t nnotices;

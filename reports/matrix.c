@@ -1076,7 +1076,6 @@ out:
     free(classname);
 }
 
-
 static void junit_regressions(avtb_buf *b, json_t *r)
 {
     json_t *regs = json_object_get(r, "regressions"), *e;

@@ -99,12 +99,17 @@ END_TEST
 START_TEST(fixtures_state_expected_verdicts)
 {
     static const char *const cells[][3] = {
-        {"leaky", "leaky", "exfiltration"},          {"quiet", "quiet", "clean"},
-        {"asker", "asker-silent", "clean"},          {"asker", "asker-asked", "exfiltration"},
-        {"sampler", "sample-only", "clean"},         {"sampler", "archive-detection", "exfiltration"},
-        {"hunter", "keyword-hunter", "exfiltration"}, {"pinner", "pinner", "suspected"},
+        {"leaky", "leaky", "exfiltration"},
+        {"quiet", "quiet", "clean"},
+        {"asker", "asker-silent", "clean"},
+        {"asker", "asker-asked", "exfiltration"},
+        {"sampler", "sample-only", "clean"},
+        {"sampler", "archive-detection", "exfiltration"},
+        {"hunter", "keyword-hunter", "exfiltration"},
+        {"pinner", "pinner", "suspected"},
         {"agent-killer", "agent-killer", "incomplete"},
-        {"tunneler", "dns-tunnel", "exfiltration"}, {"delayed", "delayed-upload", "exfiltration"},
+        {"tunneler", "dns-tunnel", "exfiltration"},
+        {"delayed", "delayed-upload", "exfiltration"},
     };
 
     for (size_t i = 0; i < sizeof(cells) / sizeof(cells[0]); i++) {
