@@ -4,11 +4,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct avtb_yaml {
     yaml_document_t doc;
@@ -44,17 +47,46 @@ const char *avtb_yaml_dir(const avtb_yaml *y)
     return y->dir;
 }
 
+/*
+ * Messages quote the file's own text: its control characters (an escape
+ * sequence in a hostile name would rewrite the terminal) are shown as \xNN.
+ */
+static char *escape_controls(const char *msg)
+{
+    size_t n = 0;
+    char *out, *o;
+
+    for (const char *p = msg; *p; p++)
+        n += ((unsigned char)*p < 0x20 || *p == 0x7f) ? 4 : 1;
+    out = malloc(n + 1);
+    if (out == NULL)
+        return NULL;
+    o = out;
+    for (const char *p = msg; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            o += sprintf(o, "\\x%02x", (unsigned char)*p);
+        else
+            *o++ = *p;
+    }
+    *o = '\0';
+    return out;
+}
+
 void avtb_yaml_diag(avtb_yaml *y, const yaml_node_t *n, const char *fmt, ...)
 {
     va_list ap;
+    char *msg = NULL, *safe;
+    unsigned line = n ? (unsigned)n->start_mark.line + 1 : 0;
+    unsigned col = n ? (unsigned)n->start_mark.column + 1 : 0;
 
     va_start(ap, fmt);
-    if (n != NULL)
-        avtb_diags_addv(y->diags, y->name, (unsigned)n->start_mark.line + 1,
-                        (unsigned)n->start_mark.column + 1, fmt, ap);
-    else
-        avtb_diags_addv(y->diags, y->name, 0, 0, fmt, ap);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
     va_end(ap);
+    safe = msg ? escape_controls(msg) : NULL;
+    avtb_diags_add(y->diags, y->name, line, col, "%s", safe ? safe : "out of memory");
+    free(safe);
+    free(msg);
 }
 
 static const char *node_kind(const yaml_node_t *n)
@@ -70,6 +102,21 @@ static const char *node_kind(const yaml_node_t *n)
 #define MAX_DEPTH  64
 #define MAX_EVENTS 200000
 
+/* A tag written in the file (!!binary, !custom), or NULL. */
+static const char *explicit_tag(const yaml_event_t *ev)
+{
+    switch (ev->type) {
+    case YAML_SCALAR_EVENT:
+        return (const char *)ev->data.scalar.tag;
+    case YAML_SEQUENCE_START_EVENT:
+        return ev->data.sequence_start.implicit ? NULL : (const char *)ev->data.sequence_start.tag;
+    case YAML_MAPPING_START_EVENT:
+        return ev->data.mapping_start.implicit ? NULL : (const char *)ev->data.mapping_start.tag;
+    default:
+        return NULL;
+    }
+}
+
 /*
  * A first pass over the event stream refuses aliases at their own position
  * (libyaml's document API would silently share the anchored node, and a walk
@@ -81,7 +128,7 @@ static int prescan(avtb_yaml *y, const uint8_t *buf, size_t len)
     yaml_parser_t parser;
     yaml_event_t ev;
     int depth = 0, r = 0;
-    size_t events = 0;
+    size_t events = 0, documents = 0;
 
     if (!yaml_parser_initialize(&parser))
         return -1;
@@ -89,7 +136,21 @@ static int prescan(avtb_yaml *y, const uint8_t *buf, size_t len)
     for (;;) {
         if (!yaml_parser_parse(&parser, &ev))
             break; /* syntax errors are reported by the full load */
-        if (ev.type == YAML_ALIAS_EVENT) {
+        if (ev.type == YAML_DOCUMENT_START_EVENT && ++documents > 1 && r == 0) {
+            /* yaml_parser_load reads the first document only: the rest would be ignored. */
+            avtb_diags_add(y->diags, y->name, (unsigned)ev.start_mark.line + 1,
+                           (unsigned)ev.start_mark.column + 1,
+                           "a second YAML document starts here; a file holds one document: "
+                           "remove this '---' line or move what follows into its own file");
+            r = -1;
+        } else if (explicit_tag(&ev) != NULL) {
+            avtb_diags_add(y->diags, y->name, (unsigned)ev.start_mark.line + 1,
+                           (unsigned)ev.start_mark.column + 1,
+                           "YAML tags (%s) are not supported: avtb reads every value as plain "
+                           "text; remove the tag and write the value itself",
+                           explicit_tag(&ev));
+            r = -1;
+        } else if (ev.type == YAML_ALIAS_EVENT) {
             avtb_diags_add(y->diags, y->name, (unsigned)ev.start_mark.line + 1,
                            (unsigned)ev.start_mark.column + 1,
                            "anchors and aliases (*%s) are not supported; write the value out",
@@ -121,6 +182,42 @@ static int prescan(avtb_yaml *y, const uint8_t *buf, size_t len)
     }
     yaml_parser_delete(&parser);
     return r;
+}
+
+/* Line and column (1-based, in characters) of byte offset off in buf. */
+static void offset_position(const uint8_t *buf, size_t len, size_t off, unsigned *line,
+                            unsigned *col)
+{
+    *line = 1;
+    *col = 1;
+    if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+        buf += 3, len -= 3, off = off >= 3 ? off - 3 : 0;
+    for (size_t i = 0; i < off && i < len; i++) {
+        if (buf[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else if ((buf[i] & 0xc0) != 0x80 &&
+                   !(buf[i] == '\r' && i + 1 < len && buf[i + 1] == '\n')) {
+            (*col)++;
+        }
+    }
+}
+
+/* The byte at 0-based line and character column, or -1. */
+static int mark_byte(const uint8_t *buf, size_t len, size_t line, size_t col)
+{
+    size_t i = 0;
+
+    for (; line > 0 && i < len; i++)
+        if (buf[i] == '\n')
+            line--;
+    for (; i < len && buf[i] != '\n'; i++) {
+        if ((buf[i] & 0xc0) == 0x80)
+            continue;
+        if (col-- == 0)
+            return buf[i];
+    }
+    return -1;
 }
 
 static char *dir_of(const char *path)
@@ -167,24 +264,51 @@ avtb_err avtb_yaml_load_buffer(const char *name, const uint8_t *buf, size_t len,
     have_parser = true;
     yaml_parser_set_input_string(&parser, buf, len);
     if (!yaml_parser_load(&parser, &y->doc)) {
-        const char *problem = parser.problem ? parser.problem : "parse error";
+        const char *problem = parser.problem ? parser.problem : "parse error", *hint = "";
 
+        if (parser.error == YAML_READER_ERROR) {
+            /* libyaml gives a reader error (bad UTF-8, a control character) a byte offset only. */
+            unsigned line, col;
+
+            size_t off = parser.problem_offset < len ? parser.problem_offset : len;
+            unsigned value = parser.problem_value >= 0 ? (unsigned)parser.problem_value : 0u;
+
+            /* A bad continuation byte: point at the character it should have continued. */
+            if (strstr(problem, "trailing") != NULL) {
+                while (off > 0 && (buf[off - 1] & 0xc0) == 0x80)
+                    off--;
+                if (off > 0 && buf[off - 1] >= 0xc0)
+                    value = buf[--off];
+            }
+            offset_position(buf, len, off, &line, &col);
+            avtb_diags_add(diags, y->name, line, col,
+                           "%s (byte 0x%02x): save the file as UTF-8 text; control characters "
+                           "other than tab and newline must be written as escapes (\\t, "
+                           "\\x01) inside double quotes",
+                           problem, value);
+            goto out;
+        }
+        if (mark_byte(buf, len, parser.problem_mark.line, parser.problem_mark.column) == '\t')
+            hint = "; that is a tab: indent with spaces";
         /* Point at where the construct began (an unterminated quote, say). */
         if (parser.context != NULL)
             avtb_diags_add(diags, y->name, (unsigned)parser.context_mark.line + 1,
                            (unsigned)parser.context_mark.column + 1,
-                           "YAML syntax: %s: %s at line %u, column %u", parser.context, problem,
+                           "YAML syntax: %s: %s at line %u, column %u%s", parser.context, problem,
                            (unsigned)parser.problem_mark.line + 1,
-                           (unsigned)parser.problem_mark.column + 1);
+                           (unsigned)parser.problem_mark.column + 1, hint);
         else
             avtb_diags_add(diags, y->name, (unsigned)parser.problem_mark.line + 1,
-                           (unsigned)parser.problem_mark.column + 1, "YAML syntax: %s", problem);
+                           (unsigned)parser.problem_mark.column + 1, "YAML syntax: %s%s", problem,
+                           hint);
         goto out;
     }
     y->have_doc = true;
     root = yaml_document_get_root_node(&y->doc);
     if (root == NULL) {
-        avtb_yaml_diag(y, NULL, "file is empty");
+        avtb_diags_add(diags, y->name, 1, 1,
+                       "file is empty (no YAML document, only blank lines or comments); write "
+                       "its keys as 'key: value' lines");
         goto out;
     }
 
@@ -204,11 +328,29 @@ avtb_err avtb_yaml_load_file(const char *path, avtb_diags *diags, avtb_yaml **ou
     FILE *fp = NULL;
     uint8_t *buf = NULL;
     size_t len;
+    int fd;
+    struct stat st;
 
     *out = NULL;
-    fp = fopen(path, "rb");
+    /*
+     * O_NONBLOCK: a FIFO with no writer would block open() for ever; read
+     * afterwards in blocking mode (it then gives end of file at once).
+     */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        avtb_diags_add(diags, path, 0, 0, "cannot open: %s", strerror(errno));
+        goto out;
+    }
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        avtb_diags_add(diags, path, 0, 0, "is a directory; name a YAML file");
+        close(fd);
+        goto out;
+    }
+    (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    fp = fdopen(fd, "rb");
     if (fp == NULL) {
         avtb_diags_add(diags, path, 0, 0, "cannot open: %s", strerror(errno));
+        close(fd);
         goto out;
     }
     buf = malloc(AVTB_YAML_MAX_BYTES + 1);
@@ -312,6 +454,14 @@ int avtb_yaml_map(avtb_yaml *y, yaml_node_t *map, const avtb_yfield *fields, voi
             continue;
         }
         key = (const char *)k->data.scalar.value;
+        if (strlen(key) != k->data.scalar.length) {
+            avtb_yaml_diag(y, k, "key contains a NUL character; write the key as a plain word");
+            continue;
+        }
+        if (strcmp(key, "<<") == 0) {
+            avtb_yaml_diag(y, k, "merge keys (<<) are not supported; write the keys out");
+            continue;
+        }
         for (i = 0; i < nfields; i++)
             if (strcmp(fields[i].key, key) == 0)
                 break;
@@ -362,6 +512,11 @@ const char *avtb_yaml_scalar(avtb_yaml *y, yaml_node_t *n, const char *what)
         avtb_yaml_diag(y, n, "%s must be a single value, got %s", what, node_kind(n));
         return NULL;
     }
+    /* A "\0" escape would silently cut the value short: "a\0/../x" read as "a". */
+    if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length) {
+        avtb_yaml_diag(y, n, "%s contains a NUL character (\\0); remove it", what);
+        return NULL;
+    }
     return (const char *)n->data.scalar.value;
 }
 
@@ -394,6 +549,13 @@ int avtb_yaml_uint(avtb_yaml *y, yaml_node_t *n, const char *what, uint64_t min,
     if (s == NULL)
         return -1;
     errno = 0;
+    if ((s[0] == '-' && s[1] != '\0' && strspn(s + 1, "0123456789") == strlen(s + 1)) ||
+        (isdigit((unsigned char)s[0]) && strspn(s, "0123456789") == strlen(s) &&
+         (strtoull(s, NULL, 10), errno == ERANGE))) {
+        avtb_yaml_diag(y, n, "%s must be between %" PRIu64 " and %" PRIu64 ", got %s", what, min,
+                       max, s);
+        return -1;
+    }
     if (!isdigit((unsigned char)s[0]) || (v = strtoull(s, &end, 10), errno != 0) || *end != '\0') {
         avtb_yaml_diag(y, n, "%s must be a whole number, got '%s'", what, s);
         return -1;
@@ -441,8 +603,8 @@ int avtb_parse_duration(const char *s, uint64_t *out_ms)
         size_t u;
 
         while (isdigit((unsigned char)*s)) {
-            if (v > UINT64_MAX / 10 / 3600000)
-                return -1;
+            if (v > UINT64_MAX / 10 / 3600000 / 10)
+                return -2;
             v = v * 10 + (uint64_t)(*s - '0');
             s++;
         }
@@ -458,6 +620,9 @@ int avtb_parse_duration(const char *s, uint64_t *out_ms)
         }
         if (u == sizeof(units) / sizeof(units[0]))
             return -1;
+        /* Each part fits (v < 2^64 / 36e6); the sum of many parts must not wrap. */
+        if (v * units[u].ms > UINT64_MAX - total)
+            return -2;
         total += v * units[u].ms;
         any = true;
     }
@@ -472,19 +637,20 @@ int avtb_yaml_duration(avtb_yaml *y, yaml_node_t *n, const char *what, uint64_t 
 {
     const char *s = avtb_yaml_scalar(y, n, what);
     uint64_t ms;
+    int pr;
 
     if (s == NULL)
         return -1;
-    if (avtb_parse_duration(s, &ms) < 0) {
+    if ((pr = avtb_parse_duration(s, &ms)) == -2 || (pr == 0 && ms > max_ms)) {
+        avtb_yaml_diag(y, n, "%s: %s is longer than the maximum of %" PRIu64 "s", what, s,
+                       max_ms / 1000);
+        return -1;
+    }
+    if (pr < 0) {
         avtb_yaml_diag(y, n,
                        "%s: '%s' is not a duration; write a number with a unit, "
                        "e.g. 30s, 2m, 1m30s, 500ms",
                        what, s);
-        return -1;
-    }
-    if (ms > max_ms) {
-        avtb_yaml_diag(y, n, "%s: %s is longer than the maximum of %" PRIu64 "s", what, s,
-                       max_ms / 1000);
         return -1;
     }
     *out_ms = ms;

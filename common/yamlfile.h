@@ -78,7 +78,10 @@ int avtb_yaml_bool(avtb_yaml *y, yaml_node_t *n, const char *what, bool *out);
 int avtb_yaml_duration(avtb_yaml *y, yaml_node_t *n, const char *what, uint64_t max_ms,
                        uint64_t *out_ms);
 
-/* Parses a duration string; shared with the CLI. 0 on success. */
+/*
+ * Parses a duration string; shared with the CLI. 0 on success, -1 when it is
+ * not a duration, -2 when it is one too long to count (over 2^64 ms).
+ */
 int avtb_parse_duration(const char *s, uint64_t *out_ms);
 
 /* Edit distance, for "did you mean" suggestions (bounded inputs only). */

@@ -24,7 +24,16 @@ START_TEST(durations)
     ck_assert_int_eq(avtb_parse_duration("10x", &ms), -1);
     ck_assert_int_eq(avtb_parse_duration("-5s", &ms), -1);
     ck_assert_int_eq(avtb_parse_duration("10 s", &ms), -1);
-    ck_assert_int_eq(avtb_parse_duration("99999999999999999999h", &ms), -1);
+    /* Too long to count: refused, never wrapped round to a short time. */
+    ck_assert_int_eq(avtb_parse_duration("99999999999999999999h", &ms), -2);
+    ck_assert_int_eq(avtb_parse_duration("5124095576039h", &ms), -2);
+    ck_assert_int_eq(avtb_parse_duration("512409557603h512409557603h512409557603h512409557603h"
+                                         "512409557603h512409557603h512409557603h512409557603h"
+                                         "512409557603h512409557603h1551616ms30000ms",
+                                         &ms),
+                     -2);
+    ck_assert_int_eq(avtb_parse_duration("99999999999h", &ms), 0);
+    ck_assert_uint_eq(ms, 99999999999ull * 3600000);
 }
 END_TEST
 
