@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "common/util.h"
@@ -48,6 +49,15 @@ const char *avtb_action_name(avtb_action a)
 const char *avtb_expect_name(avtb_expect e)
 {
     return expect_names[e];
+}
+
+/* True when s holds a control character (0x00-0x1f, 0x7f). */
+static bool has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
 }
 
 void avtb_scenario_free(avtb_scenario *s)
@@ -179,6 +189,7 @@ typedef struct {
     yaml_node_t *product_node; /* for errors that concern the product */
     yaml_node_t **trigger_nodes;
     yaml_node_t *dwell_node;
+    yaml_node_t *allow_all_node; /* a host pattern of that allow entry that matches any host */
 } scen_ctx;
 
 static int s_version(avtb_yaml *y, yaml_node_t *v, void *o)
@@ -311,8 +322,8 @@ static int parse_owner(avtb_yaml *y, yaml_node_t *v, unsigned *uid, unsigned *gi
 
     if (s == NULL)
         return -1;
-    if (sscanf(s, "%u:%u%n", uid, gid, &n) != 2 || s[n] != '\0' || !isdigit((unsigned char)s[0]) ||
-        *uid > 65535 || *gid > 65535) {
+    if (strspn(s, "0123456789:") != strlen(s) || sscanf(s, "%u:%u%n", uid, gid, &n) != 2 ||
+        s[n] != '\0' || !isdigit((unsigned char)s[0]) || *uid > 65535 || *gid > 65535) {
         avtb_yaml_diag(y, v, "owner '%s' must be numeric UID:GID such as \"1000:1000\"", s);
         return -1;
     }
@@ -335,8 +346,15 @@ static int d_mode(avtb_yaml *y, yaml_node_t *v, void *o)
     if (s == NULL)
         return -1;
     n = strlen(s);
-    if (n < 3 || n > 4 || strspn(s, "01234567") != n || strtoul(s, NULL, 8) > 0777) {
+    if (n < 3 || n > 4 || strspn(s, "01234567") != n) {
         avtb_yaml_diag(y, v, "mode '%s' must be octal permission bits such as \"0644\"", s);
+        return -1;
+    }
+    if (strtoul(s, NULL, 8) > 0777) {
+        avtb_yaml_diag(y, v,
+                       "mode '%s': setuid, setgid and sticky bits are not allowed on a "
+                       "document; use permission bits such as \"0644\"",
+                       s);
         return -1;
     }
     c->doc->mode = (unsigned)strtoul(s, NULL, 8);
@@ -659,7 +677,8 @@ static int t_path(avtb_yaml *y, yaml_node_t *v, void *o)
 
     if (avtb_yaml_string(y, v, "path", &c->trigger->path) < 0)
         return -1;
-    if (c->trigger->path[0] != '/' || strpbrk(c->trigger->path, "\n\r\t'\"\\$`") != NULL) {
+    if (c->trigger->path[0] != '/' || strpbrk(c->trigger->path, "'\"\\$`") != NULL ||
+        has_control(c->trigger->path)) {
         avtb_yaml_diag(y, v,
                        "path '%s' must be an absolute guest path without quotes, "
                        "backslashes, '$' or control characters",
@@ -751,7 +770,7 @@ static int r_path(avtb_yaml *y, yaml_node_t *v, void *o)
     if (avtb_yaml_string(y, v, "path", &c->response->path) < 0)
         return -1;
     p = c->response->path;
-    if (p[0] != '/' || strpbrk(p, " \t\r\n?#") != NULL) {
+    if (p[0] != '/' || strpbrk(p, " ?#") != NULL || has_control(p)) {
         avtb_yaml_diag(y, v, "path '%s' must start with '/' and hold no spaces, '?' or '#'", p);
         return -1;
     }
@@ -768,6 +787,11 @@ static int r_status(avtb_yaml *y, yaml_node_t *v, void *o)
     c->response->status = (unsigned)st;
     return 0;
 }
+
+/* Hop-by-hop headers: the sink frames each answer itself and drops these from a profile. */
+static const char *const sink_headers[] = {"Connection", "Keep-Alive",     "Proxy-Connection",
+                                           "TE",         "Trailer",        "Transfer-Encoding",
+                                           "Upgrade",    "Content-Length", "Proxy-Authorization"};
 
 static int r_headers(avtb_yaml *y, yaml_node_t *v, void *o)
 {
@@ -804,6 +828,23 @@ static int r_headers(avtb_yaml *y, yaml_node_t *v, void *o)
                            line);
             return -1;
         }
+        for (const char *q = colon + 1; *q; q++)
+            if (((unsigned char)*q < 0x20 && *q != '\t') || *q == 0x7f) {
+                avtb_yaml_diag(y, item,
+                               "header '%.*s': its value holds control character 0x%02x; "
+                               "write it without",
+                               (int)name_len, line, (unsigned char)*q);
+                return -1;
+            }
+        for (size_t k = 0; k < sizeof(sink_headers) / sizeof(sink_headers[0]); k++)
+            if (name_len == strlen(sink_headers[k]) &&
+                strncasecmp(line, sink_headers[k], name_len) == 0) {
+                avtb_yaml_diag(y, item,
+                               "header '%s' is set by avtb's sink itself (it frames the answer "
+                               "from body); remove this line",
+                               sink_headers[k]);
+                return -1;
+            }
     }
     return 0;
 }
@@ -929,7 +970,7 @@ static int s_expect(avtb_yaml *y, yaml_node_t *v, void *o)
     for (long i = 0; i < n; i++) {
         yaml_node_t *item = avtb_yaml_seq_at(y, v, (size_t)i);
         const char *s = avtb_yaml_scalar(y, item, "expectation");
-        size_t k;
+        size_t k, j;
 
         if (s == NULL) {
             r = -1;
@@ -941,6 +982,14 @@ static int s_expect(avtb_yaml *y, yaml_node_t *v, void *o)
         if (k == sizeof(expect_names) / sizeof(expect_names[0])) {
             avtb_yaml_diag(y, item, "unknown expectation '%s'; supported: no_exfiltration, no_metadata",
                            s);
+            r = -1;
+            continue;
+        }
+        for (j = 0; j < c->s->nexpects; j++)
+            if (c->s->expects[j] == (avtb_expect)k)
+                break;
+        if (j < c->s->nexpects) {
+            avtb_yaml_diag(y, item, "expectation '%s' is listed twice; remove one", s);
             r = -1;
             continue;
         }
@@ -1032,6 +1081,17 @@ static int a_hosts(avtb_yaml *y, yaml_node_t *v, void *o)
                            h);
             return -1;
         }
+        /* fnmatch would read [2001:db8::1] as a set of single characters. */
+        if (strpbrk(h, "[]") != NULL) {
+            avtb_yaml_diag(y, item,
+                           "host pattern '%s': brackets are not supported; write an IPv6 "
+                           "address without them (\"2001:db8::1\")",
+                           h);
+            return -1;
+        }
+        if (c->allow_all_node == NULL &&
+            strpbrk(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == NULL)
+            c->allow_all_node = item;
     }
     return 0;
 }
@@ -1100,8 +1160,18 @@ static int p_allow(avtb_yaml *y, yaml_node_t *v, void *o)
         return -1;
     for (long i = 0; i < n; i++) {
         c->allow = &c->s->allows[c->s->nallows++];
-        if (avtb_yaml_map(y, avtb_yaml_seq_at(y, v, (size_t)i), allow_fields, c) < 0)
+        c->allow_all_node = NULL;
+        if (avtb_yaml_map(y, avtb_yaml_seq_at(y, v, (size_t)i), allow_fields, c) < 0) {
             r = -1;
+        } else if (c->allow_all_node != NULL && (c->allow->data & 1u) != 0) {
+            /* data_names[0]: content. Allowed everywhere, no exfiltration could be a violation. */
+            avtb_yaml_diag(y, c->allow_all_node,
+                           "host pattern '%s' matches every destination, so content allowed "
+                           "to it would make every exfiltration allowed; name the vendor's "
+                           "hosts (\"*.vendor.example\")",
+                           (const char *)c->allow_all_node->data.scalar.value);
+            r = -1;
+        }
     }
     c->allow = NULL;
     return r;
