@@ -30,6 +30,10 @@ const char *avtb_guest_path_problem(const char *path)
 
         if (len == 0 && end != NULL)
             return "contains an empty path component (//)";
+        if (len == 0 && p != path)
+            return "ends with '/': name the file, not its folder";
+        if (len > 255)
+            return "has a component longer than 255 bytes, more than a file system allows";
         if ((len == 1 && p[1] == '.') || (len == 2 && p[1] == '.' && p[2] == '.'))
             return "must not contain . or .. components";
         if (end == NULL)
@@ -136,14 +140,35 @@ static int p_name(avtb_yaml *y, yaml_node_t *v, void *o)
     return 0;
 }
 
+/* True when s holds a control character (tab excepted). */
+static bool has_control(const char *s)
+{
+    for (; *s; s++)
+        if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+            return true;
+    return false;
+}
+
+/* vendor, version: shown in every report, on one line. */
+static int p_label(avtb_yaml *y, yaml_node_t *v, const char *what, const char *example, char **out)
+{
+    if (avtb_yaml_string(y, v, what, out) < 0)
+        return -1;
+    if ((*out)[0] == '\0' || has_control(*out)) {
+        avtb_yaml_diag(y, v, "%s must be one non-empty line of text such as \"%s\"", what, example);
+        return -1;
+    }
+    return 0;
+}
+
 static int p_vendor(avtb_yaml *y, yaml_node_t *v, void *o)
 {
-    return avtb_yaml_string(y, v, "vendor", &((product_ctx *)o)->p->vendor);
+    return p_label(y, v, "vendor", "Leaky Labs Ltd", &((product_ctx *)o)->p->vendor);
 }
 
 static int p_version(avtb_yaml *y, yaml_node_t *v, void *o)
 {
-    return avtb_yaml_string(y, v, "version", &((product_ctx *)o)->p->version);
+    return p_label(y, v, "version", "1.0.2", &((product_ctx *)o)->p->version);
 }
 
 static int p_description(avtb_yaml *y, yaml_node_t *v, void *o)
@@ -173,8 +198,11 @@ static int p_command(avtb_yaml *y, yaml_node_t *v, const char *what, char **out)
 {
     if (avtb_yaml_string(y, v, what, out) < 0)
         return -1;
-    if ((*out)[0] == '\0' || strchr(*out, '\n') != NULL) {
-        avtb_yaml_diag(y, v, "%s must be one non-empty command line", what);
+    if ((*out)[0] == '\0' || has_control(*out)) {
+        avtb_yaml_diag(y, v,
+                       "%s must be one non-empty command line, without newlines or other "
+                       "control characters",
+                       what);
         return -1;
     }
     return 0;
@@ -187,13 +215,26 @@ static int p_start(avtb_yaml *y, yaml_node_t *v, void *o)
 
 static int p_scan(avtb_yaml *y, yaml_node_t *v, void *o)
 {
-    return p_command(y, v, "scan", &((product_ctx *)o)->p->scan);
+    product_ctx *c = o;
+
+    if (p_command(y, v, "scan", &c->p->scan) < 0)
+        return -1;
+    if (strstr(c->p->scan, AVTB_PRODUCT_PATH_PLACEHOLDER) == NULL) {
+        avtb_yaml_diag(y, v,
+                       "scan command has no %s placeholder: avtb could not tell it what to "
+                       "scan; write it where the product takes its target, e.g. "
+                       "\"/opt/av/bin/scan %s\"",
+                       AVTB_PRODUCT_PATH_PLACEHOLDER, AVTB_PRODUCT_PATH_PLACEHOLDER);
+        return -1;
+    }
+    return 0;
 }
 
 static int f_src(avtb_yaml *y, yaml_node_t *v, void *o)
 {
     product_ctx *c = o;
     char *rel = NULL;
+    char real[PATH_MAX] = "";
     struct stat st;
     int r = -1;
 
@@ -215,6 +256,15 @@ static int f_src(avtb_yaml *y, yaml_node_t *v, void *o)
     }
     if (!S_ISREG(st.st_mode)) {
         avtb_yaml_diag(y, v, "src '%s' is not a regular file", rel);
+        goto out;
+    }
+    /* A symbolic link must not lead out: the product would carry a host file into the guest. */
+    if (realpath(c->file->src, real) == NULL || strncmp(real, c->p->dir, strlen(c->p->dir)) != 0 ||
+        real[strlen(c->p->dir)] != '/') {
+        avtb_yaml_diag(y, v,
+                       "src '%s' leads outside the product directory (to %s); copy the file "
+                       "into %s instead of linking to it",
+                       rel, real[0] ? real : "?", c->p->dir);
         goto out;
     }
     r = 0;
@@ -306,7 +356,24 @@ static const char *const verdicts[] = {"clean", "metadata-only", "suspected", "e
 
 static int e_scenario(avtb_yaml *y, yaml_node_t *v, void *o)
 {
-    return avtb_yaml_string(y, v, "scenario", &((product_ctx *)o)->expect->scenario);
+    char *s;
+    size_t n;
+
+    if (avtb_yaml_string(y, v, "scenario", &((product_ctx *)o)->expect->scenario) < 0)
+        return -1;
+    s = ((product_ctx *)o)->expect->scenario;
+    n = strlen(s);
+    /* Scenario names (scenarios/README.md): a line that names none could never apply. */
+    if (n == 0 || n > 80 || s[0] == '.' ||
+        strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != n ||
+        (n > 5 && strcmp(s + n - 5, ".yaml") == 0) || (n > 4 && strcmp(s + n - 4, ".yml") == 0)) {
+        avtb_yaml_diag(y, v,
+                       "scenario '%s' must be a scenario's name (its name: key, such as "
+                       "eicar-archive), not its file name",
+                       s);
+        return -1;
+    }
+    return 0;
 }
 
 static int e_verdict(avtb_yaml *y, yaml_node_t *v, void *o)
@@ -390,6 +457,7 @@ avtb_err avtb_product_load(const char *dir, avtb_diags *diags, avtb_product **ou
     product_ctx c = {0};
     char *path = NULL;
     char real[PATH_MAX];
+    struct stat st;
     size_t before = avtb_diags_count(diags);
 
     *out = NULL;
@@ -405,15 +473,20 @@ avtb_err avtb_product_load(const char *dir, avtb_diags *diags, avtb_product **ou
     path = avtb_path_join(real, "product.yaml");
     if (c.p->dir == NULL || path == NULL)
         goto out;
+    /* Not a FIFO or a device: reading one could block or never end. */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        avtb_diags_add(diags, path, 0, 0,
+                       "product.yaml must be a regular file, not a %s; put the product's "
+                       "description in a file of that name",
+                       S_ISDIR(st.st_mode) ? "directory" : "FIFO, socket or device");
+        r = AVTB_ERR_INPUT;
+        goto out;
+    }
     r = avtb_yaml_load_file(path, diags, &c.y);
     if (r != AVTB_OK)
         goto out;
     r = AVTB_ERR_INPUT;
     avtb_yaml_map(c.y, avtb_yaml_root(c.y), product_fields, &c);
-    if (c.p->scan != NULL && strstr(c.p->scan, AVTB_PRODUCT_PATH_PLACEHOLDER) == NULL)
-        avtb_diags_add(diags, path, 0, 0,
-                       "scan command has no %s placeholder: avtb could not tell it what to scan",
-                       AVTB_PRODUCT_PATH_PLACEHOLDER);
     if (avtb_diags_count(diags) != before)
         goto out;
     *out = c.p;

@@ -3,6 +3,8 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/diag.h"
 #include "guests/product.h"
@@ -75,7 +77,7 @@ static void check_bad(const char *dir)
 
 START_TEST(every_bad_product_fails_at_its_position)
 {
-    ck_assert_int_ge(for_each_entry(testdata("products-bad"), check_bad), 10);
+    ck_assert_int_ge(for_each_entry(testdata("products-bad"), check_bad), 39);
 }
 END_TEST
 
@@ -152,8 +154,34 @@ START_TEST(guest_path_rules)
     ck_assert_ptr_nonnull(avtb_guest_path_problem("/a\nb"));
     ck_assert_ptr_nonnull(avtb_guest_path_problem("/avtb"));
     ck_assert_ptr_nonnull(avtb_guest_path_problem("/avtb/x"));
+    ck_assert_ptr_nonnull(avtb_guest_path_problem("/a/b/"));
+    ck_assert_ptr_nonnull(avtb_guest_path_problem("/a/\x1b[2J"));
     ck_assert_ptr_null(avtb_guest_path_problem("/avtbx/y"));
     ck_assert_ptr_null(avtb_guest_path_problem("/a/..b/.c"));
+}
+END_TEST
+
+/* product.yaml must be a regular file: a directory is named, a FIFO never blocks the load. */
+START_TEST(product_yaml_not_a_file)
+{
+    static const char *const kinds[] = {"directory", "fifo"};
+
+    for (size_t i = 0; i < 2; i++) {
+        char dir[] = "/tmp/avtb-test-product-XXXXXX", yaml[64];
+        avtb_diags *d = avtb_diags_new();
+        avtb_product *p = NULL;
+
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(yaml, sizeof(yaml), "%s/product.yaml", dir);
+        ck_assert_int_eq(i == 0 ? mkdir(yaml, 0700) : mkfifo(yaml, 0600), 0);
+        ck_assert_int_eq(avtb_product_load(dir, d, &p), AVTB_ERR_INPUT);
+        ck_assert_ptr_nonnull(strstr(avtb_diags_get(d, 0)->msg, "must be a regular file"));
+        ck_assert_msg(strstr(avtb_diags_get(d, 0)->msg, i == 0 ? "directory" : "FIFO") != NULL,
+                      "%s: %s", kinds[i], avtb_diags_get(d, 0)->msg);
+        i == 0 ? rmdir(yaml) : unlink(yaml);
+        rmdir(dir);
+        avtb_diags_free(d);
+    }
 }
 END_TEST
 
@@ -169,6 +197,7 @@ static Suite *product_suite(void)
     tcase_add_test(good, fixtures_state_expected_verdicts);
     tcase_add_test(bad, every_bad_product_fails_at_its_position);
     tcase_add_test(bad, missing_directory);
+    tcase_add_test(bad, product_yaml_not_a_file);
     tcase_add_test(bad, guest_path_rules);
     suite_add_tcase(s, good);
     suite_add_tcase(s, bad);

@@ -1,0 +1,1 @@
+../../products/ok/bin/scan.sh
