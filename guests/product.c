@@ -31,7 +31,7 @@ const char *avtb_guest_path_problem(const char *path)
         if (len == 0 && end != NULL)
             return "contains an empty path component (//)";
         if (len == 0 && p != path)
-            return "ends with '/': name the file, not its folder";
+            return "must name a file, not a folder: remove the trailing '/'";
         if (len > 255)
             return "has a component longer than 255 bytes, more than a file system allows";
         if ((len == 1 && p[1] == '.') || (len == 2 && p[1] == '.' && p[2] == '.'))
