@@ -453,6 +453,12 @@ static const avtb_yfield product_fields[] = {
 
 avtb_err avtb_product_load(const char *dir, avtb_diags *diags, avtb_product **out)
 {
+    return avtb_product_parse(dir, NULL, 0, diags, out);
+}
+
+avtb_err avtb_product_parse(const char *dir, const uint8_t *buf, size_t len, avtb_diags *diags,
+                            avtb_product **out)
+{
     avtb_err r = AVTB_ERR_NOMEM;
     product_ctx c = {0};
     char *path = NULL;
@@ -474,7 +480,7 @@ avtb_err avtb_product_load(const char *dir, avtb_diags *diags, avtb_product **ou
     if (c.p->dir == NULL || path == NULL)
         goto out;
     /* Not a FIFO or a device: reading one could block or never end. */
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (buf == NULL && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
         avtb_diags_add(diags, path, 0, 0,
                        "product.yaml must be a regular file, not a %s; put the product's "
                        "description in a file of that name",
@@ -482,7 +488,8 @@ avtb_err avtb_product_load(const char *dir, avtb_diags *diags, avtb_product **ou
         r = AVTB_ERR_INPUT;
         goto out;
     }
-    r = avtb_yaml_load_file(path, diags, &c.y);
+    r = buf != NULL ? avtb_yaml_load_buffer(path, buf, len, diags, &c.y)
+                    : avtb_yaml_load_file(path, diags, &c.y);
     if (r != AVTB_OK)
         goto out;
     r = AVTB_ERR_INPUT;

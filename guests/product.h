@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/diag.h"
 #include "common/error.h"
@@ -50,6 +51,12 @@ typedef struct avtb_product {
  * AVTB_ERR_INPUT returned; *out is set only on success and owned by caller.
  */
 avtb_err avtb_product_load(const char *dir, avtb_diags *diags, avtb_product **out) AVTB_WUR;
+/*
+ * avtb_product_load with product.yaml's bytes given (buf, len) instead of
+ * read from DIR; files' src still resolve in DIR. For the fuzz harness.
+ */
+avtb_err avtb_product_parse(const char *dir, const uint8_t *buf, size_t len, avtb_diags *diags,
+                            avtb_product **out) AVTB_WUR;
 void avtb_product_free(avtb_product *p);
 
 /*
