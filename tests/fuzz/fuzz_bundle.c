@@ -46,6 +46,20 @@ static void drop(const char *name)
     (void)unlink(path);
 }
 
+/* libFuzzer ends with exit(): leave no scratch bundle behind. */
+static void remove_dir(void)
+{
+    static const char *const names[] = {
+        AVTB_BUNDLE_MANIFEST, AVTB_BUNDLE_SIGINFO, AVTB_BUNDLE_SIG, "a.txt", "sub/b.txt", "sub"};
+    char path[128];
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        (void)remove(path);
+    }
+    (void)rmdir(dir);
+}
+
 static int bundle_dir(void)
 {
     static int made;
@@ -56,6 +70,7 @@ static int bundle_dir(void)
     made = -1;
     if (mkdtemp(dir) == NULL)
         return -1;
+    atexit(remove_dir);
     snprintf(path, sizeof(path), "%s/sub", dir);
     if (mkdir(path, 0755) != 0 || put("a.txt", "a\n", 2) != 0 || put("sub/b.txt", "b\n", 2) != 0)
         return -1;

@@ -18,9 +18,22 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static char dir[] = "/tmp/avtb-fuzz-product-XXXXXX";
+
+/* libFuzzer ends with exit(): leave no scratch directory behind. */
+static void remove_dir(void)
+{
+    static const char *const names[] = {"bin/scan", "bin/out", "bin", ""};
+    char path[128];
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        (void)remove(path);
+    }
+}
+
 static const char *product_dir(void)
 {
-    static char dir[] = "/tmp/avtb-fuzz-product-XXXXXX";
     static int made;
     char path[128];
     FILE *fp;
@@ -30,6 +43,7 @@ static const char *product_dir(void)
     made = -1;
     if (mkdtemp(dir) == NULL)
         return NULL;
+    atexit(remove_dir);
     snprintf(path, sizeof(path), "%s/bin", dir);
     if (mkdir(path, 0755) != 0)
         return NULL;
@@ -46,16 +60,16 @@ static const char *product_dir(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const char *dir = product_dir();
+    const char *pdir = product_dir();
     avtb_diags *d;
     avtb_product *p = NULL;
 
-    if (dir == NULL)
+    if (pdir == NULL)
         __builtin_trap(); /* no scratch directory: the harness cannot run */
     d = avtb_diags_new();
     if (d == NULL)
         return 0;
-    if (avtb_product_parse(dir, data, size, d, &p) == AVTB_OK) {
+    if (avtb_product_parse(pdir, data, size, d, &p) == AVTB_OK) {
         if (p->name == NULL || p->vendor == NULL || p->version == NULL || p->vendor_country == NULL)
             __builtin_trap(); /* required fields of a product that loaded */
         (void)avtb_product_expected(p, "reference");
