@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/config.h"
 #include "common/util.h"
@@ -351,12 +352,53 @@ void avtb_report_print_summary(const avtb_report *r, const char *dir, FILE *fp)
             dir);
 }
 
+/*
+ * A destination name without the labels that carry data: DNS tunnelling
+ * and beacon names put the (fresh every run) token or its encoding in the
+ * name itself. A label of 16 characters or more, or one holding "avtb",
+ * becomes "*": "4d69...4d4e.3335...5a2.f1.t.tunnel.example" and the next
+ * run's name both read "*.*.f1.t.tunnel.example".
+ */
+static char *stable_host(const char *host)
+{
+    size_t len = strlen(host);
+    char *out = malloc(len + 1), *w = out;
+    const char *p = host;
+
+    if (out == NULL)
+        return NULL;
+    while (*p != '\0') {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        bool data = n >= 16;
+
+        for (size_t i = 0; !data && i + 4 <= n; i++)
+            data = strncasecmp(p + i, "avtb", 4) == 0;
+        if (data) {
+            *w++ = '*';
+        } else {
+            memcpy(w, p, n);
+            w += n;
+        }
+        p += n;
+        if (*p == '.')
+            *w++ = *p++;
+    }
+    *w = '\0';
+    return out;
+}
+
 char *avtb_report_finding_key(json_t *f)
 {
     json_t *dst = json_object_get(f, "dst"), *enc = json_object_get(f, "encoding"), *v;
-    const char *host = json_string_value(json_object_get(dst, "host"));
-    char *key = NULL, *encs = strdup("");
+    const char *name = json_string_value(json_object_get(dst, "host"));
+    char *key = NULL, *encs = strdup(""), *host = name ? stable_host(name) : NULL;
     size_t i;
+
+    if (name != NULL && host == NULL) {
+        free(encs);
+        return NULL;
+    }
 
     json_array_foreach(enc, i, v)
     {
@@ -365,6 +407,7 @@ char *avtb_report_finding_key(json_t *f)
         if (encs == NULL ||
             asprintf(&next, "%s%s%s", encs, i ? "," : "", json_string_value(v) ?: "?") < 0) {
             free(encs);
+            free(host);
             return NULL;
         }
         free(encs);
@@ -384,5 +427,6 @@ char *avtb_report_finding_key(json_t *f)
                                  : "unjudged") < 0)
         key = NULL;
     free(encs);
+    free(host);
     return key;
 }

@@ -92,8 +92,9 @@ void avtb_report_print_summary(const avtb_report *r, const char *dir, FILE *fp);
 /*
  * What a finding of report.json says without its token or flow, stable
  * across runs of the same scenario: "content board-minutes.txt to
- * sync.example:80 over http as http-body (violation)". avtb diff and avtb
- * matrix compare runs by these. Caller frees; NULL when out of memory.
+ * sync.example:80 over http as http-body (violation)". Labels of the host
+ * that carry data (16 characters or more, or holding "avtb": DNS tunnels,
+ * beacon names) read "*". avtb diff and avtb matrix compare runs by these. Caller frees; NULL when out of memory.
  */
 char *avtb_report_finding_key(json_t *finding);
 

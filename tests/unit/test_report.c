@@ -434,6 +434,43 @@ START_TEST(report_json_suspected_and_attempts)
 }
 END_TEST
 
+/* Finding keys compare runs: the token's encoding in a DNS name or beacon host does not count. */
+START_TEST(finding_keys_ignore_data_in_names)
+{
+    json_t *a = json_pack("{s:s, s:s, s:{s:s, s:s, s:i}, s:s, s:[s, s], s:{s:b}}", "kind", "content",
+                          "document", "/home/analyst/minutes.txt", "dst", "host",
+                          "4d696e757465732c206974656d20343a204156544234354d4e."
+                          "333536555543434e37595a424a5a2.f1.t.tunnel.example",
+                          "ip", "10.0.0.1", "port", 53, "protocol", "dns", "encoding",
+                          "dns-labels", "hex", "policy", "allowed", 0);
+    json_t *b = json_deep_copy(a), *c = json_deep_copy(a);
+    char *ka, *kb, *kc;
+
+    json_object_set_new(json_object_get(b, "dst"), "host",
+                        json_string("4d696e757465732c206974656d20343a20415654425a535335."
+                                    "42554d44595353344a444c4257472.f1.t.tunnel.example"));
+    json_object_set_new(json_object_get(c, "dst"), "host", json_string("upload.leaky-av.example"));
+    ka = avtb_report_finding_key(a);
+    kb = avtb_report_finding_key(b);
+    kc = avtb_report_finding_key(c);
+    ck_assert_str_eq(ka, "content /home/analyst/minutes.txt to *.*.f1.t.tunnel.example:53 over dns "
+                         "as dns-labels,hex (violation)");
+    ck_assert_str_eq(ka, kb);
+    ck_assert_ptr_nonnull(strstr(kc, " to upload.leaky-av.example:53 "));
+    /* A beacon name: the token's label, whatever its length. */
+    json_object_set_new(json_object_get(c, "dst"), "host", json_string("avtb7q2x.beacon.example"));
+    free(kc);
+    kc = avtb_report_finding_key(c);
+    ck_assert_ptr_nonnull(strstr(kc, " to *.beacon.example:53 "));
+    free(ka);
+    free(kb);
+    free(kc);
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+}
+END_TEST
+
 static Suite *report_suite(void)
 {
     Suite *s = suite_create("report");
@@ -449,6 +486,7 @@ static Suite *report_suite(void)
     tcase_add_test(j, report_json_carries_findings);
     tcase_add_test(j, report_names_the_document_of_any_token);
     tcase_add_test(j, report_json_suspected_and_attempts);
+    tcase_add_test(j, finding_keys_ignore_data_in_names);
     suite_add_tcase(s, v);
     suite_add_tcase(s, j);
     return s;
