@@ -623,7 +623,7 @@ static int matrix_main(int argc, char **argv)
     char stamp[32], defout[64];
     matrix m = {.jobs = 1, .repeat = 1, .saved_err = -1};
     avtb_error err = {0};
-    json_t *root = NULL, *cells = NULL, *regs = NULL, *cmd = json_array();
+    json_t *root = NULL, *cells = NULL, *regs = NULL, *cmd = NULL;
     char started[32], finished[32];
     int code = AVTB_EXIT_OK, saved_out;
     size_t nreg = 0;
@@ -721,8 +721,10 @@ static int matrix_main(int argc, char **argv)
 
     /* Every cell is loaded and checked before anything starts. */
     m.cells = calloc(nscen * ncols, sizeof(*m.cells));
-    if (m.cells == NULL)
-        return AVTB_EXIT_INFRA;
+    if (m.cells == NULL) {
+        code = AVTB_EXIT_INFRA;
+        goto out;
+    }
     for (size_t i = 0; i < nscen; i++)
         for (size_t k = 0; k < ncols; k++) {
             if (load_cell(&m.cells[m.ncells], scen[i], cols[k]) < 0)
@@ -808,7 +810,8 @@ static int matrix_main(int argc, char **argv)
         }
         m.ro.out_dir = runs; /* freed at the end */
     }
-    for (int i = 0; i < argc; i++)
+    cmd = json_array();
+    for (int i = 0; cmd != NULL && i < argc; i++)
         json_array_append_new(cmd, json_string(argv[i]));
 
     /* The parent's own chatter (run starts, planting) goes to logs/matrix.log;
