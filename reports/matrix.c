@@ -546,7 +546,7 @@ static const char css[] =
     "table.matrix td.cell{border:2px solid #fff;border-radius:6px}"
     "table.matrix td.cell a{display:block;color:inherit}"
     "td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
-    ".counts{font-weight:600}.exp,.st{font-size:12px;opacity:.85}"
+    ".counts{font-weight:600}.exp,.st,.prod{font-size:12px;opacity:.85}"
     ".s-pass{background:#dafbe1;color:#116329}.s-fail{background:#ffebe9;color:#a40e26}"
     ".s-flaky{background:#fff1e5;color:#953800}.s-incomplete{background:#eaeef2;color:#424a53}"
     ".s-no_expectation{background:#ddf4ff;color:#0550ae}"
@@ -791,6 +791,13 @@ static void html_table(avtb_buf *b, json_t *m, json_t *rows, json_t *cols)
                     continue;
                 avtb_buf_printf(b, "<td class=\"cell s-%s\"><a href=\"#cell-%zu\">",
                                 status_of(cell), k);
+                /* A column such as "own" holds a different product per row: name it. */
+                if (js(cell, "product") != NULL &&
+                    !streq(js(cell, "product"), json_string_value(col))) {
+                    avtb_buf_str(b, "<div class=\"prod\">");
+                    esc(b, js(cell, "product"));
+                    avtb_buf_str(b, "</div>");
+                }
                 avtb_buf_str(b, "<div class=\"counts\">");
                 {
                     char *t = counts_string(cell);

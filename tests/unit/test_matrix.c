@@ -711,10 +711,11 @@ START_TEST(html_hostile_names_and_errors)
     ck_assert_ptr_null(strstr(html, "<svg"));
     ck_assert_ptr_null(strstr(html, "<u>"));
     ck_assert_ptr_null(strstr(html, "\u202e"));
-    /* The product's own cell sits in the "own" column; an unknown status gets no class of its
-     * own. */
+    /* The product's own cell sits in the "own" column, named (escaped) since the column is not
+     * its name; an unknown status gets no class of its own. */
     ck_assert_ptr_nonnull(strstr(html, "<th>own</th></tr>"));
     ck_assert_ptr_nonnull(strstr(html, "<td class=\"cell s-unknown\"><a href=\"#cell-0\">"
+                                       "<div class=\"prod\">p&lt;i&gt;</div>"
                                        "<div class=\"counts\">&lt;svg onload=1&gt; 1/1</div>"));
     ck_assert_ptr_nonnull(strstr(html, "[U+202E]&lt;u&gt;"));
     assert_safe_links(html);
