@@ -560,11 +560,6 @@ static json_t *run_entry(const job *j, double *guest_s)
     return o;
 }
 
-static void now_utc(char out[32])
-{
-    avtb_utc_now(out);
-}
-
 static json_t *str_array(const char *const *v, size_t n)
 {
     json_t *a = json_array();
@@ -839,7 +834,7 @@ static int matrix_main(int argc, char **argv)
             nscen, ncols, m.repeat, m.repeat == 1 ? "" : "s", m.njobs, m.jobs, m.out);
 
     avtb_signals_install();
-    now_utc(started);
+    avtb_utc_now(started);
     m.t0 = avtb_now();
     while (m.done < m.njobs) {
         struct pollfd pfd[256];
@@ -965,7 +960,7 @@ static int matrix_main(int argc, char **argv)
                 m.done++;
             }
     }
-    now_utc(finished);
+    avtb_utc_now(finished);
     if (saved_out >= 0) {
         fflush(NULL);
         dup2(saved_out, STDOUT_FILENO);
