@@ -300,4 +300,11 @@ static bool capture_stop(void *state, avtb_error *err)
     return ok;
 }
 
-const avtb_collector_ops avtb_capture_ops = {"capture", capture_start, capture_stop};
+static bool capture_alive(void *state, avtb_error *err)
+{
+    const capture *c = state;
+
+    return c == NULL || avtb_child_alive("capture", c->pid, err);
+}
+
+const avtb_collector_ops avtb_capture_ops = {"capture", capture_start, capture_stop, capture_alive};

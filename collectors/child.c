@@ -184,6 +184,26 @@ void avtb_child_fail(int ready_fd, const char *fmt, ...)
     close(ready_fd);
 }
 
+bool avtb_child_alive(const char *what, pid_t pid, avtb_error *err)
+{
+    siginfo_t info;
+    int status;
+
+    if (pid <= 0)
+        return true;
+    memset(&info, 0, sizeof(info));
+    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0)
+        return true;
+    status = info.si_code == CLD_EXITED ? (info.si_status & 0xff) << 8 : info.si_status & 0x7f;
+    {
+        char why[128];
+
+        status_text(status, why, sizeof(why));
+        avtb_error_set(err, AVTB_ERR_CHILD, "%s: the process %s", what, why);
+    }
+    return false;
+}
+
 bool avtb_child_stop(const char *what, pid_t pid, unsigned timeout_ms, avtb_error *err)
 {
     char why[128];

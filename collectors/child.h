@@ -35,6 +35,12 @@ void avtb_child_ready(int ready_fd);
 void avtb_child_fail(int ready_fd, const char *fmt, ...) AVTB_PRINTF(2, 3);
 
 /*
+ * Whether the child still runs, without reaping it (avtb_child_stop does):
+ * false with how it ended in err.
+ */
+bool avtb_child_alive(const char *what, pid_t pid, avtb_error *err);
+
+/*
  * Sends SIGTERM and waits up to timeout_ms, then SIGKILLs. Returns true only
  * if the child was still running when asked and exited with status 0;
  * otherwise err says what happened (died early, status, signal, killed).

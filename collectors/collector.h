@@ -65,6 +65,9 @@ typedef struct avtb_collector_ops {
      * complete (false: it crashed or lost data; the reason is in err).
      */
     bool (*stop)(void *state, avtb_error *err);
+    /* Whether the collector still works (its process runs); false with why
+     * in err. NULL: nothing to check. Cheap: called every second of the dwell. */
+    bool (*alive)(void *state, avtb_error *err);
 } avtb_collector_ops;
 
 /* The built-in collectors, NULL-terminated, in start order. */

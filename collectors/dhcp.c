@@ -160,4 +160,4 @@ static bool dhcp_stop(void *state, avtb_error *err)
     return ok;
 }
 
-const avtb_collector_ops avtb_dhcp_ops = {"dhcp", dhcp_start, dhcp_stop};
+const avtb_collector_ops avtb_dhcp_ops = {"dhcp", dhcp_start, dhcp_stop, NULL};

@@ -352,4 +352,11 @@ static bool sink_stop(void *state, avtb_error *err)
     return ok;
 }
 
-const avtb_collector_ops avtb_sink_ops = {"sink", sink_start, sink_stop};
+static bool sink_alive(void *state, avtb_error *err)
+{
+    const sink *c = state;
+
+    return c == NULL || avtb_child_alive("sink", c->pid, err);
+}
+
+const avtb_collector_ops avtb_sink_ops = {"sink", sink_start, sink_stop, sink_alive};

@@ -82,6 +82,53 @@ avtb_err avtb_rm_rf(const char *path, avtb_error *err)
     return AVTB_OK;
 }
 
+avtb_err avtb_read_file_tail(const char *path, size_t max, uint8_t **out, size_t *len,
+                             avtb_error *err)
+{
+    struct stat st;
+    off_t from;
+    uint8_t *buf;
+    size_t have = 0;
+    int fd;
+
+    *out = NULL;
+    *len = 0;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return avtb_error_errno(err, AVTB_ERR_IO, errno, "cannot open %s", path);
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return avtb_error_set(err, AVTB_ERR_IO, "%s is not a regular file", path);
+    }
+    from = st.st_size > (off_t)max ? st.st_size - (off_t)max : 0;
+    buf = malloc(max + 1);
+    if (buf == NULL) {
+        close(fd);
+        return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory reading %s", path);
+    }
+    while (have < max) {
+        ssize_t n = pread(fd, buf + have, max - have, from + (off_t)have);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            avtb_err r = avtb_error_errno(err, AVTB_ERR_IO, errno, "cannot read %s", path);
+
+            free(buf);
+            close(fd);
+            return r;
+        }
+        if (n == 0)
+            break;
+        have += (size_t)n;
+    }
+    close(fd);
+    buf[have] = '\0';
+    *out = buf;
+    *len = have;
+    return AVTB_OK;
+}
+
 avtb_err avtb_read_file(const char *path, size_t max, uint8_t **out, size_t *len, avtb_error *err)
 {
     avtb_err r = AVTB_ERR_IO;

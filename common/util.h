@@ -25,6 +25,9 @@ avtb_err avtb_rm_rf(const char *path, avtb_error *err) AVTB_WUR;
 /* Reads a whole file of at most max bytes; *out is NUL-terminated, caller frees. */
 avtb_err avtb_read_file(const char *path, size_t max, uint8_t **out, size_t *len,
                         avtb_error *err) AVTB_WUR;
+/* The last max bytes of a file (all of it when smaller); *out NUL-terminated, caller frees. */
+avtb_err avtb_read_file_tail(const char *path, size_t max, uint8_t **out, size_t *len,
+                             avtb_error *err) AVTB_WUR;
 /* Writes via a temporary file, fsync and rename, so readers never see half a file. */
 avtb_err avtb_write_file(const char *path, const void *buf, size_t len, mode_t mode,
                          avtb_error *err) AVTB_WUR;

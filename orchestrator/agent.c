@@ -22,7 +22,14 @@ struct avtb_agent {
     bool skipping; /* inside an over-long line */
     uint64_t messages;
     uint64_t anomalies;
+    uint64_t recorded;   /* bytes written to the transcript */
+    uint64_t unrecorded; /* lines left out of it (limits below) */
 };
+
+/* A guest that floods its channel must not fill the evidence disk: the
+ * transcript keeps this much, and the bytes of this many anomalies. */
+#define TRANSCRIPT_MAX      (256ull << 20)
+#define RECORDED_ANOMALIES  1000
 
 avtb_agent *avtb_agent_new(FILE *transcript, avtb_agent_cb cb, void *ctx)
 {
@@ -59,6 +66,11 @@ uint64_t avtb_agent_anomalies(const avtb_agent *a)
     return a->anomalies;
 }
 
+uint64_t avtb_agent_unrecorded(const avtb_agent *a)
+{
+    return a->unrecorded;
+}
+
 static void record(avtb_agent *a, const char *dir, json_t *msg, const char *anomaly,
                    const char *raw, size_t rawlen)
 {
@@ -68,6 +80,10 @@ static void record(avtb_agent *a, const char *dir, json_t *msg, const char *anom
 
     if (a->transcript == NULL)
         return;
+    if (a->recorded >= TRANSCRIPT_MAX || (anomaly != NULL && a->anomalies > RECORDED_ANOMALIES)) {
+        a->unrecorded++;
+        return;
+    }
     avtb_utc_now(now);
     o = json_pack("{s:s, s:s}", "host_time", now, "dir", dir);
     if (o == NULL)
@@ -91,6 +107,7 @@ static void record(avtb_agent *a, const char *dir, json_t *msg, const char *anom
     if (text != NULL) {
         fprintf(a->transcript, "%s\n", text);
         fflush(a->transcript);
+        a->recorded += strlen(text) + 1;
     }
     free(text);
     json_decref(o);

@@ -41,6 +41,9 @@ void avtb_agent_feed(avtb_agent *a, const uint8_t *buf, size_t len, size_t *cons
 /* Messages and anomalies seen so far. */
 uint64_t avtb_agent_messages(const avtb_agent *a);
 uint64_t avtb_agent_anomalies(const avtb_agent *a);
+/* Lines the transcript left out: beyond 256 MiB, or anomalies beyond the
+ * first 1000 (their count is kept). Non-zero makes the evidence incomplete. */
+uint64_t avtb_agent_unrecorded(const avtb_agent *a);
 
 /*
  * Connects to the channel socket, retrying until timeout_ms (QEMU creates it

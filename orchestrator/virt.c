@@ -4,7 +4,12 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,9 +18,14 @@
 struct avtb_virt {
     virConnectPtr conn;
     char *uri;
+    unsigned generation; /* bumped by every reconnection */
 };
 
+/* Domains and networks hold their name and connection generation: after
+ * libvirtd came back, their handles are stale and they are looked up anew. */
 struct avtb_vnet {
+    avtb_virt *v;
+    unsigned generation;
     virNetworkPtr net;
     char name[32];
     char bridge[16];
@@ -25,7 +35,10 @@ struct avtb_vnet {
 };
 
 struct avtb_vdom {
+    avtb_virt *v;
+    unsigned generation;
     virDomainPtr dom;
+    char name[64];
 };
 
 /* Errors are fetched with virGetLastErrorMessage(); don't let libvirt print them too. */
@@ -77,6 +90,35 @@ void avtb_virt_close(avtb_virt *v)
 const char *avtb_virt_uri(const avtb_virt *v)
 {
     return v->uri;
+}
+
+bool avtb_virt_alive(avtb_virt *v)
+{
+    return v != NULL && v->conn != NULL && virConnectIsAlive(v->conn) == 1;
+}
+
+avtb_err avtb_virt_reconnect(avtb_virt *v, unsigned timeout_ms, avtb_error *err)
+{
+    struct timespec second = {1, 0};
+
+    if (avtb_virt_alive(v))
+        return AVTB_OK;
+    if (v->conn != NULL)
+        virConnectClose(v->conn);
+    v->conn = NULL;
+    for (unsigned waited = 0;; waited += 1000) {
+        v->conn = virConnectOpen(v->uri);
+        if (v->conn != NULL) {
+            v->generation++;
+            avtb_info("reconnected to libvirt at %s after %u s", v->uri, waited / 1000);
+            return AVTB_OK;
+        }
+        if (waited >= timeout_ms)
+            return avtb_error_set(err, AVTB_ERR_LIBVIRT,
+                                  "libvirtd at %s did not come back within %u s: %s", v->uri,
+                                  timeout_ms / 1000, virGetLastErrorMessage());
+        nanosleep(&second, NULL);
+    }
 }
 
 static void fmt_version(unsigned long ver, char *buf, size_t size)
@@ -202,6 +244,8 @@ avtb_err avtb_vnet_create(avtb_virt *v, const char *tag, avtb_vnet **out, avtb_e
         n->net = virNetworkCreateXML(v->conn, xml);
         free(xml);
         if (n->net != NULL) {
+            n->v = v;
+            n->generation = v->generation;
             *out = n;
             return AVTB_OK;
         }
@@ -220,6 +264,14 @@ avtb_err avtb_vnet_destroy(avtb_vnet *n, avtb_error *err)
 
     if (n == NULL)
         return AVTB_OK;
+    if (n->net != NULL && n->generation != n->v->generation) {
+        /* libvirtd restarted: the handle belongs to the dead connection. */
+        virNetworkFree(n->net);
+        n->net = n->v->conn ? virNetworkLookupByName(n->v->conn, n->name) : NULL;
+        if (n->net == NULL && virGetLastErrorCode() != VIR_ERR_NO_NETWORK)
+            r = avtb_error_set(err, AVTB_ERR_LIBVIRT, "cannot find network %s again: %s", n->name,
+                               virGetLastErrorMessage());
+    }
     if (n->net != NULL) {
         if (virNetworkDestroy(n->net) < 0 && virGetLastErrorCode() != VIR_ERR_NO_NETWORK)
             r = avtb_error_set(err, AVTB_ERR_LIBVIRT, "cannot destroy network %s: %s", n->name,
@@ -359,6 +411,9 @@ avtb_err avtb_vdom_start(avtb_virt *v, const avtb_vdom_spec *spec, avtb_vdom **o
         return avtb_error_set(err, AVTB_ERR_LIBVIRT, "cannot start domain %s on %s: %s", spec->name,
                               v->uri, virGetLastErrorMessage());
     }
+    d->v = v;
+    d->generation = v->generation;
+    snprintf(d->name, sizeof(d->name), "%s", spec->name);
     *out = d;
     return AVTB_OK;
 }
@@ -367,12 +422,57 @@ bool avtb_vdom_running(avtb_vdom *d)
 {
     int state = 0, reason = 0;
 
-    if (d == NULL || d->dom == NULL)
+    if (d == NULL || d->dom == NULL || d->generation != d->v->generation)
         return false;
     if (virDomainGetState(d->dom, &state, &reason, 0) < 0)
         return false; /* transient and gone */
     return state != VIR_DOMAIN_SHUTOFF && state != VIR_DOMAIN_CRASHED &&
            state != VIR_DOMAIN_NOSTATE;
+}
+
+int avtb_vdom_kill_orphan(const char *name)
+{
+    char needle[96], path[64], buf[4096];
+    struct dirent *e;
+    DIR *proc = opendir("/proc");
+    int killed = 0;
+
+    if (proc == NULL)
+        return 0;
+    /* libvirt starts QEMU with "-name guest=NAME,debug-threads=on". */
+    snprintf(needle, sizeof(needle), "guest=%s,", name);
+    while ((e = readdir(proc)) != NULL) {
+        pid_t pid = (pid_t)strtol(e->d_name, NULL, 10);
+        ssize_t n;
+        int fd;
+
+        if (pid <= 0)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] == '\0')
+                buf[i] = ' ';
+        buf[n] = '\0';
+        if (strstr(buf, "qemu-system") != NULL && strstr(buf, needle) != NULL &&
+            kill(pid, SIGKILL) == 0) {
+            avtb_warn("killed QEMU process %d of domain %s: libvirtd is gone", (int)pid, name);
+            killed++;
+        }
+    }
+    closedir(proc);
+    return killed;
+}
+
+const char *avtb_vdom_name(const avtb_vdom *d)
+{
+    return d->name;
 }
 
 avtb_err avtb_vdom_destroy(avtb_vdom *d, avtb_error *err)
@@ -381,6 +481,15 @@ avtb_err avtb_vdom_destroy(avtb_vdom *d, avtb_error *err)
 
     if (d == NULL)
         return AVTB_OK;
+    if (d->dom != NULL && d->generation != d->v->generation) {
+        /* libvirtd restarted and took the QEMU process over: destroy it by name. */
+        virDomainFree(d->dom);
+        d->dom = d->v->conn ? virDomainLookupByName(d->v->conn, d->name) : NULL;
+        d->generation = d->v->generation;
+        if (d->dom == NULL && virGetLastErrorCode() != VIR_ERR_NO_DOMAIN)
+            r = avtb_error_set(err, AVTB_ERR_LIBVIRT, "cannot find domain %s again: %s", d->name,
+                               virGetLastErrorMessage());
+    }
     if (d->dom != NULL) {
         if (avtb_vdom_running(d) && virDomainDestroy(d->dom) < 0 &&
             virGetLastErrorCode() != VIR_ERR_NO_DOMAIN &&

@@ -21,6 +21,14 @@ typedef struct avtb_vdom avtb_vdom;
 avtb_err avtb_virt_open(const char *uri, avtb_virt **out, avtb_error *err) AVTB_WUR;
 void avtb_virt_close(avtb_virt *v);
 const char *avtb_virt_uri(const avtb_virt *v);
+/* Whether the connection to libvirtd still works (libvirtd may be killed mid-run). */
+bool avtb_virt_alive(avtb_virt *v);
+/*
+ * After libvirtd went away: connects again, retrying every second up to
+ * timeout_ms (a supervisor restarts libvirtd; it takes its running domains
+ * over). Domains and networks made before are then found again by name.
+ */
+avtb_err avtb_virt_reconnect(avtb_virt *v, unsigned timeout_ms, avtb_error *err) AVTB_WUR;
 /* "libvirt X.Y.Z, QEMU A.B.C" into buf. */
 avtb_err avtb_virt_describe(avtb_virt *v, char *buf, size_t size, avtb_error *err) AVTB_WUR;
 /* The libvirt library's and the hypervisor's (QEMU's) versions, "9.0.0" and "7.2.0". */
@@ -63,6 +71,10 @@ avtb_err avtb_vdom_start(avtb_virt *v, const avtb_vdom_spec *spec, avtb_vdom **o
 bool avtb_vdom_running(avtb_vdom *d);
 /* Forced stop (idempotent) and free; d may be NULL. */
 avtb_err avtb_vdom_destroy(avtb_vdom *d, avtb_error *err) AVTB_WUR;
+const char *avtb_vdom_name(const avtb_vdom *d);
+/* Last resort when libvirtd does not come back: SIGKILLs the QEMU process of
+ * domain `name` (found by its command line). Returns how many it killed. */
+int avtb_vdom_kill_orphan(const char *name);
 
 /* Generated XML, exposed for the unit tests. Caller frees. */
 char *avtb_vnet_xml(const char *name, const char *bridge, const char *host_ip);
