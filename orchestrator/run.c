@@ -23,6 +23,7 @@
 #include "collectors/forensics.h"
 #include "collectors/tls-mitm.h"
 #include "common/log.h"
+#include "common/sandbox.h"
 #include "common/util.h"
 #include "guests/honeydoc.h"
 #include "orchestrator/accel.h"
@@ -851,32 +852,43 @@ static void free_run(run *r)
 
 /*
  * The monitor's verdict on itself (a lost agent makes the evidence
- * incomplete; running without one is a notice), the forensics record, and
- * the chains that tie documents, processes, staging files and findings.
+ * incomplete; running without one is a notice). avtb's own state from the
+ * agent's stream: it is taken before the analysis process starts.
  */
-static json_t *file_evidence(run *r, const avtb_findings *findings, avtb_file_evidence *fe)
+static json_t *file_access_status(run *r)
 {
     json_t *status = NULL;
+    char **mine = NULL;
+    size_t n;
+
+    if (r->fam == NULL)
+        return NULL;
+    end_file_access(r);
+    if (r->fa_log != NULL)
+        fflush(r->fa_log);
+    status = avtb_fa_monitor_json(r->fam);
+    n = avtb_fa_monitor_problems(r->fam, &mine);
+    for (size_t i = 0; i < n; i++) {
+        add_reason(r, "%s", mine[i]);
+        free(mine[i]);
+    }
+    free(mine);
+    add_notice(r, avtb_fa_monitor_notice(r->fam));
+    return status;
+}
+
+/*
+ * The forensics record and the chains that tie documents, processes,
+ * staging files and findings; read from dir (the analysis process's ".").
+ */
+static void file_evidence(run *r, const char *dir, const avtb_findings *findings,
+                          avtb_file_evidence *fe)
+{
     avtb_error err = {0};
     char *problems[8];
-    char **mine = NULL;
     size_t n = 0;
 
-    if (r->fam != NULL) {
-        end_file_access(r);
-        if (r->fa_log != NULL)
-            fflush(r->fa_log);
-        status = avtb_fa_monitor_json(r->fam);
-        n = avtb_fa_monitor_problems(r->fam, &mine);
-        for (size_t i = 0; i < n; i++) {
-            add_reason(r, "%s", mine[i]);
-            free(mine[i]);
-        }
-        free(mine);
-        add_notice(r, avtb_fa_monitor_notice(r->fam));
-    }
-    n = 0;
-    if (avtb_file_evidence_load(r->evdir, findings, fe, problems, 8, &n, &err) != AVTB_OK)
+    if (avtb_file_evidence_load(dir, findings, fe, problems, 8, &n, &err) != AVTB_OK)
         add_reason(r, "%s", err.msg);
     for (size_t i = 0; i < n; i++) {
         add_reason(r, "%s", problems[i]);
@@ -884,19 +896,13 @@ static json_t *file_evidence(run *r, const avtb_findings *findings, avtb_file_ev
     }
     if (fe->forensics == NULL && r->planted && r->s->forensics && r->boot_wall != 0)
         add_notice(r, "no forensics of the guest's disk: the run stopped before they could run");
-    return status;
 }
 
 /* report.html, junit.xml and stix-bundle.json: views of report.json's object. */
-static void write_renderings(run *r, const avtb_report *rep)
+static void write_renderings(run *r, json_t *root)
 {
-    json_t *root = avtb_report_json(rep);
     avtb_error err = {0};
 
-    if (root == NULL) {
-        avtb_errorf("%s: out of memory rendering the report", r->s->name);
-        return;
-    }
     if (avtb_report_write_html(root, r->evdir, &err) != AVTB_OK)
         avtb_errorf("%s: report.html: %s", r->s->name, err.msg);
     avtb_error_clear(&err);
@@ -905,7 +911,6 @@ static void write_renderings(run *r, const avtb_report *rep)
     avtb_error_clear(&err);
     if (avtb_report_write_stix(root, r->evdir, &err) != AVTB_OK)
         avtb_errorf("%s: stix-bundle.json: %s", r->s->name, err.msg);
-    json_decref(root);
 }
 
 /*
@@ -931,47 +936,40 @@ static avtb_err seal(run *r)
 }
 
 /* Analysis and report: always run, on whatever evidence exists. */
-static int conclude(run *r)
+/*
+ * What the analysis concluded: report.json's content, the terminal summary,
+ * the exit code and whether the evidence is complete. Made in the confined
+ * analysis process and sent to avtb as one JSON object (orchestrator/PRIVSEP.md).
+ */
+typedef struct conclusion {
+    json_t *report;
+    char *summary;
+    int code;
+    bool complete;
+} conclusion;
+
+#define ANALYSIS_RESULT_MAX ((size_t)256 << 20)
+#define ANALYSIS_TIMEOUT_MS (3600u * 1000) /* a capture the memcaps bound takes minutes */
+
+static void conclusion_clear(conclusion *c)
 {
-    avtb_analysis an = {0};
-    avtb_findings findings = {0};
+    json_decref(c->report);
+    free(c->summary);
+    memset(c, 0, sizeof(*c));
+}
+
+/* The report over what was found; an NULL analysis: none ran. */
+static avtb_err conclude_report(run *r, const avtb_findings *findings, const avtb_analysis *an,
+                                json_t *fa_status, const avtb_file_evidence *fe, conclusion *out,
+                                avtb_error *err)
+{
     avtb_expect_result results[16] = {0};
     avtb_report rep = {0};
-    avtb_error err = {0};
-    avtb_analyze_opts opts;
-    avtb_file_evidence fe = {0};
-    json_t *fa_status;
-    char *pcap = avtb_path_join(r->evdir, "capture.pcapng");
-    bool analysed = false;
-    struct stat st;
-    int code;
+    size_t len = 0;
+    FILE *fp;
 
-    phase_begin(r, "analysis");
-    avtb_analyze_opts_default(&opts);
-    if (pcap == NULL) {
-        add_reason(r, "out of memory before analysis");
-    } else if (stat(pcap, &st) < 0) {
-        add_reason(r, "no network capture to analyse");
-    } else if (run_patterns(r, &err) != AVTB_OK ||
-               avtb_evidence_analyze(r->evdir, r->pats, avtb_canaries_token_docs(r->canaries),
-                                     &opts, &an, &err) != AVTB_OK) {
-        add_reason(r, "analysis failed: %s", err.msg);
-    } else {
-        /* Evidence that exists but cannot be read (the decrypted TLS, say): incomplete. */
-        for (size_t i = 0; i < an.nproblems; i++)
-            add_reason(r, "%s", an.problems[i]);
-        analysed = true;
-        findings = an.findings; /* transferred; suspected findings included */
-        memset(&an.findings, 0, sizeof(an.findings));
-        avtb_info("%s: analysed %llu packets in %llu flows, %zu findings, %llu anomalies",
-                  r->s->name, (unsigned long long)an.stats.packets,
-                  (unsigned long long)an.stats.flows, findings.count,
-                  (unsigned long long)an.anomaly_total);
-    }
-    fa_status = file_evidence(r, &findings, &fe);
+    memset(out, 0, sizeof(*out));
     phase_end(r);
-
-    avtb_utc_now(r->finished);
     rep.scenario = r->s;
     rep.run_id = r->run_id;
     rep.started = r->started;
@@ -982,41 +980,199 @@ static int conclude(run *r)
     rep.image = r->img ? r->img->id : NULL;
     rep.docs = r->docs;
     rep.ndocs = r->ndocs;
-    rep.findings = &findings;
-    rep.analysis = analysed ? &an : NULL;
+    rep.findings = findings;
+    rep.analysis = an;
     rep.complete = r->nreasons == 0;
     rep.reasons = (const char *const *)r->reasons;
     rep.nreasons = r->nreasons;
     rep.phases = r->phases;
     rep.nphases = r->nphases;
     rep.file_access = fa_status;
-    rep.forensics = fe.forensics;
-    rep.document_access = fe.document_access;
-    rep.chains = fe.chains;
+    rep.forensics = fe->forensics;
+    rep.document_access = fe->document_access;
+    rep.chains = fe->chains;
     rep.notices = (const char *const *)r->notices;
     rep.nnotices = r->nnotices;
-    rep.verdict = avtb_verdict_decide(r->s, &findings, rep.complete, results);
+    rep.verdict = avtb_verdict_decide(r->s, findings, rep.complete, results);
     rep.results = results;
-    code = avtb_verdict_exit_code(rep.verdict, results, r->s->nexpects);
-    rep.exit_code = code;
-    avtb_error_clear(&err);
-    if (avtb_report_write_json(&rep, r->evdir, &err) != AVTB_OK) {
-        avtb_errorf("%s", err.msg);
-        code = AVTB_EXIT_INFRA;
-    } else {
-        write_renderings(r, &rep);
-        avtb_report_print_summary(&rep, r->evdir, stdout);
-        fflush(stdout);
+    rep.exit_code = avtb_verdict_exit_code(rep.verdict, results, r->s->nexpects);
+    out->code = rep.exit_code;
+    out->complete = rep.complete;
+    out->report = avtb_report_json(&rep);
+    fp = open_memstream(&out->summary, &len);
+    if (fp != NULL) {
+        avtb_report_print_summary(&rep, r->evdir, fp);
+        if (fclose(fp) != 0) {
+            free(out->summary);
+            out->summary = NULL;
+        }
     }
-    mark_incomplete(r, !rep.complete || code == AVTB_EXIT_INFRA);
-    /* Last: nothing in the evidence may change after the manifest. */
-    if (seal(r) != AVTB_OK && code == AVTB_EXIT_OK)
-        code = AVTB_EXIT_INFRA;
+    if (out->report == NULL || out->summary == NULL) {
+        conclusion_clear(out);
+        return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory building the report");
+    }
+    return AVTB_OK;
+}
+
+typedef struct analysis_ctx {
+    run *r;
+    json_t *fa_status; /* file_access_status()'s */
+} analysis_ctx;
+
+/* The network analysis of "."; false when there is none to report. */
+static bool network_analysis(run *r, avtb_analysis *an, avtb_findings *findings)
+{
+    avtb_analyze_opts opts;
+    avtb_error err = {0};
+    struct stat st;
+
+    avtb_analyze_opts_default(&opts);
+    if (stat("capture.pcapng", &st) < 0) {
+        add_reason(r, "no network capture to analyse");
+        return false;
+    }
+    if (r->pats == NULL) /* avtb said why */
+        return false;
+    if (avtb_evidence_analyze(".", r->pats, avtb_canaries_token_docs(r->canaries), &opts, an,
+                              &err) != AVTB_OK) {
+        add_reason(r, "analysis failed: %s", err.msg);
+        return false;
+    }
+    /* Evidence that exists but cannot be read (the decrypted TLS, say): incomplete. */
+    for (size_t i = 0; i < an->nproblems; i++)
+        add_reason(r, "%s", an->problems[i]);
+    *findings = an->findings; /* transferred; suspected findings included */
+    memset(&an->findings, 0, sizeof(an->findings));
+    avtb_info("%s: analysed %llu packets in %llu flows, %zu findings, %llu anomalies", r->s->name,
+              (unsigned long long)an->stats.packets, (unsigned long long)an->stats.flows,
+              findings->count, (unsigned long long)an->anomaly_total);
+    return true;
+}
+
+/*
+ * In the confined analysis process, whose directory is the evidence: the
+ * network analysis, the file evidence, the verdict, as one JSON object.
+ */
+static avtb_err analysis_child(void *arg, avtb_buf *out, avtb_error *err)
+{
+    const analysis_ctx *x = arg;
+    run *r = x->r;
+    avtb_analysis an = {0};
+    avtb_findings findings = {0};
+    avtb_file_evidence fe = {0};
+    json_t *env = NULL;
+    conclusion c = {0};
+    char *text = NULL;
+    bool analysed;
+    avtb_err e;
+
+    analysed = network_analysis(r, &an, &findings);
+    file_evidence(r, ".", &findings, &fe);
+    e = conclude_report(r, &findings, analysed ? &an : NULL, x->fa_status, &fe, &c, err);
+    if (e == AVTB_OK) {
+        env = json_pack("{s:O, s:s, s:i, s:b}", "report", c.report, "summary", c.summary,
+                        "exit_code", c.code, "complete", c.complete);
+        /* Reals at full precision: report.json is written from what this sends. */
+        text = env ? json_dumps(env, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+        if (text == NULL)
+            e = avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory sending the report");
+        else
+            avtb_buf_str(out, text);
+    }
+    free(text);
+    json_decref(env);
+    conclusion_clear(&c);
     avtb_findings_clear(&findings);
     avtb_analysis_clear(&an);
     avtb_file_evidence_clear(&fe);
-    json_decref(fa_status);
-    free(pcap);
+    return e;
+}
+
+/* Checks the analysis process's object; takes what avtb uses from it. */
+static avtb_err take_conclusion(const char *text, size_t len, conclusion *c, avtb_error *err)
+{
+    json_error_t jerr;
+    json_t *env = json_loadb(text, len, JSON_ALLOW_NUL, &jerr);
+    json_t *rep = json_object_get(env, "report");
+    json_t *sum = json_object_get(env, "summary");
+    json_t *code = json_object_get(env, "exit_code");
+    json_t *complete = json_object_get(env, "complete");
+    avtb_err e = AVTB_OK;
+
+    memset(c, 0, sizeof(*c));
+    if (env == NULL)
+        e = avtb_error_set(err, AVTB_ERR_CHILD,
+                           "analysis process: its result is not JSON (%s at offset %d)",
+                           jerr.text, jerr.position);
+    else if (!json_is_object(rep) || !json_is_string(sum) || !json_is_boolean(complete) ||
+             !json_is_integer(code) ||
+             (json_integer_value(code) != AVTB_EXIT_OK &&
+              json_integer_value(code) != AVTB_EXIT_FAILED &&
+              json_integer_value(code) != AVTB_EXIT_INFRA))
+        e = avtb_error_set(err, AVTB_ERR_CHILD,
+                           "analysis process: its result lacks a report, summary, exit code or "
+                           "completeness");
+    else if ((c->summary = strdup(json_string_value(sum))) == NULL)
+        e = avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
+    if (e == AVTB_OK) {
+        c->report = json_incref(rep);
+        c->code = (int)json_integer_value(code);
+        c->complete = json_is_true(complete);
+        /* The summary goes to a terminal: no escape sequences from a parser's output. */
+        for (char *p = c->summary; *p != '\0'; p++)
+            if (((unsigned char)*p < 0x20 && *p != '\n') || *p == 0x7f)
+                *p = '?';
+    }
+    json_decref(env);
+    return e;
+}
+
+static int conclude(run *r)
+{
+    avtb_findings none = {0};
+    avtb_file_evidence fe = {0};
+    avtb_error err = {0};
+    analysis_ctx x = {r, NULL};
+    conclusion c = {0};
+    char *text = NULL;
+    size_t len = 0;
+    int code;
+
+    phase_begin(r, "analysis");
+    x.fa_status = file_access_status(r);
+    avtb_utc_now(r->finished);
+    /* avtb's own tokens.json (the forensics compiled it already, as a rule). */
+    if (run_patterns(r, &err) != AVTB_OK) {
+        add_reason(r, "analysis failed: %s", err.msg);
+        avtb_error_clear(&err);
+    }
+    /* The analysis parses what the guest sent: not as root, not in avtb. */
+    if (avtb_confined_call("analysis", r->evdir, analysis_child, &x, ANALYSIS_RESULT_MAX,
+                           ANALYSIS_TIMEOUT_MS, &text, &len, &err) != AVTB_OK ||
+        take_conclusion(text, len, &c, &err) != AVTB_OK) {
+        add_reason(r, "%s: the report holds no analysis", err.msg);
+        avtb_error_clear(&err);
+        if (conclude_report(r, &none, NULL, x.fa_status, &fe, &c, &err) != AVTB_OK)
+            avtb_errorf("%s: %s", r->s->name, err.msg);
+    }
+    free(text);
+    json_decref(x.fa_status);
+    /* avtb's own reasons make the run incomplete whatever the analysis said. */
+    code = r->nreasons > 0 && c.code == AVTB_EXIT_OK ? AVTB_EXIT_INFRA : c.code;
+    avtb_error_clear(&err);
+    if (c.report == NULL || avtb_report_write_root(c.report, r->evdir, &err) != AVTB_OK) {
+        avtb_errorf("%s: %s", r->s->name, err.msg[0] ? err.msg : "no report");
+        code = AVTB_EXIT_INFRA;
+    } else {
+        write_renderings(r, c.report);
+        fputs(c.summary, stdout);
+        fflush(stdout);
+    }
+    mark_incomplete(r, !c.complete || r->nreasons > 0 || code == AVTB_EXIT_INFRA);
+    /* Last: nothing in the evidence may change after the manifest. */
+    if (seal(r) != AVTB_OK && code == AVTB_EXIT_OK)
+        code = AVTB_EXIT_INFRA;
+    conclusion_clear(&c);
     return code;
 }
 
