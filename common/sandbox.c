@@ -224,6 +224,16 @@ avtb_err avtb_sandbox_enter(const char *what, unsigned flags, avtb_error *err)
     return load_filter(what, flags, err);
 }
 
+void avtb_confined_text(char *p, size_t len, bool keep_lines)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+
+        if ((c < 0x20 && !(keep_lines && (c == '\n' || c == '\t'))) || c == 0x7f)
+            p[i] = '?';
+    }
+}
+
 /* Writes all of p, or returns false. */
 static bool write_all(int fd, const void *p, size_t n)
 {
@@ -397,10 +407,8 @@ avtb_err avtb_confined_call(const char *what, const char *dir, avtb_confined_fn 
         goto out;
     }
     if (b.p[0] != 'O') {
-        /* The child's own message: text it chose, so control bytes are dropped. */
-        for (size_t i = 1; i < b.len; i++)
-            if (b.p[i] < 0x20 || b.p[i] == 0x7f)
-                b.p[i] = ' ';
+        /* The child's own message: text it chose. */
+        avtb_confined_text((char *)b.p + 1, b.len - 1, false);
         r = avtb_error_set(err, AVTB_ERR_CHILD, "%s process: %.*s", what, (int)(b.len - 1),
                            (const char *)b.p + 1);
         goto out;

@@ -8,6 +8,7 @@
 #ifndef AVTB_SANDBOX_H
 #define AVTB_SANDBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/buf.h"
@@ -76,5 +77,11 @@ typedef avtb_err (*avtb_confined_fn)(void *arg, avtb_buf *out, avtb_error *err);
 avtb_err avtb_confined_call(const char *what, const char *dir, avtb_confined_fn fn, void *arg,
                             size_t max, unsigned timeout_ms, char **out, size_t *len,
                             avtb_error *err) AVTB_WUR;
+
+/*
+ * Makes text from a confined process safe for a terminal or a log: control
+ * bytes and DEL become '?', but newlines and tabs when keep_lines.
+ */
+void avtb_confined_text(char *p, size_t len, bool keep_lines);
 
 #endif

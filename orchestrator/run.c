@@ -1119,9 +1119,7 @@ static avtb_err take_conclusion(const char *text, size_t len, conclusion *c, avt
         c->code = (int)json_integer_value(code);
         c->complete = json_is_true(complete);
         /* The summary goes to a terminal: no escape sequences from a parser's output. */
-        for (char *p = c->summary; *p != '\0'; p++)
-            if (((unsigned char)*p < 0x20 && *p != '\n') || *p == 0x7f)
-                *p = '?';
+        avtb_confined_text(c->summary, strlen(c->summary), true);
     }
     json_decref(env);
     return e;
