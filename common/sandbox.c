@@ -277,6 +277,12 @@ static void confined_child(const char *what, const char *dir, avtb_confined_fn f
         rc = 1;
     } else if (avtb_sandbox_enter(what, 0, &err) != AVTB_OK) {
         rc = 1;
+    } else if (access(".", R_OK | X_OK) != 0) {
+        avtb_error_errno(&err, AVTB_ERR_IO, errno,
+                         "%s is not readable by the unprivileged user the %s runs as (chmod "
+                         "a+rX it and its files)",
+                         dir, what);
+        rc = 1;
     }
     if (rc == 0) {
         snprintf(fault, sizeof(fault), "%s-crash", what);

@@ -64,7 +64,8 @@ typedef avtb_err (*avtb_confined_fn)(void *arg, avtb_buf *out, avtb_error *err);
 /*
  * Runs fn(arg) in a child process named "avtb-<what>" that chdir()s into
  * dir (as root, before the drop, so that a 0700 directory above it does not
- * lock it out; fn then opens files relative to "."), keeps only fds 0-2,
+ * lock it out; fn then opens files relative to "."; dir itself and what fn
+ * reads must be readable by others, as avtb's evidence is), keeps only fds 0-2,
  * enters the sandbox without network, and sends back fn's bytes. At most
  * max bytes are accepted; the child is killed after timeout_ms (0: no
  * limit). On success *out (NUL-terminated, caller frees) holds *len bytes.
