@@ -286,8 +286,10 @@ static void confined_child(const char *what, const char *dir, avtb_confined_fn f
     }
     if (rc == 0) {
         snprintf(fault, sizeof(fault), "%s-crash", what);
-        if (avtb_fault(fault))
+        if (avtb_fault(fault)) {
+            signal(SIGSEGV, SIG_DFL); /* AddressSanitizer's handler would exit(1) */
             raise(SIGSEGV);
+        }
         snprintf(fault, sizeof(fault), "%s-syscall", what);
         if (avtb_fault(fault)) {
             char *const argv[] = {(char *)"true", NULL};
