@@ -20,6 +20,7 @@ packages=(
   # libraries avtb links
   libvirt-dev libguestfs-dev libyaml-dev libjansson-dev libpcap-dev libevent-dev
   libssl-dev libnftables-dev libnetfilter-conntrack-dev check zlib1g-dev libbrotli-dev libzstd-dev libarchive-dev libhyperscan-dev
+  libseccomp-dev
   # virtualisation: libvirtd, QEMU, the libguestfs appliance and its kernel
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils libguestfs-tools
   linux-image-amd64 iptables nftables dnsmasq-base

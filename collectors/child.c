@@ -20,45 +20,10 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 
 #define READY_FD 3
 #define MSG_MAX  1024
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-/* Describes a wait status: "exited with status 1", "was killed by signal 11". */
-static void status_text(int status, char *buf, size_t len)
-{
-    if (WIFEXITED(status))
-        snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        snprintf(buf, len, "was killed by signal %d (%s)", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)));
-    else
-        snprintf(buf, len, "ended with wait status 0x%x", (unsigned)status);
-}
-
-/* Waits for pid up to timeout_ms; 1 reaped, 0 still running, -1 error (errno). */
-static int wait_bounded(pid_t pid, unsigned timeout_ms, int *status)
-{
-    for (unsigned waited = 0;; waited += 10) {
-        pid_t r = waitpid(pid, status, WNOHANG);
-
-        if (r == pid)
-            return 1;
-        if (r < 0 && errno != EINTR)
-            return -1;
-        if (waited >= timeout_ms)
-            return 0;
-        sleep_ms(10);
-    }
-}
 
 /* In the child, before fn: a clean, predictable process. */
 static void child_prepare(pid_t parent, int ready_fd)
@@ -120,7 +85,7 @@ avtb_err avtb_child_start(const char *what, avtb_child_main fn, void *arg, unsig
     while (pr < 0 && errno == EINTR);
     if (pr == 0) {
         kill(pid, SIGKILL);
-        (void)wait_bounded(pid, 2000, &status);
+        (void)avtb_wait_bounded(pid, 2000, &status);
         pid = -1;
         r = avtb_error_set(err, AVTB_ERR_TIMEOUT, "%s: not ready within %u ms; killed it", what,
                            timeout_ms);
@@ -136,9 +101,9 @@ avtb_err avtb_child_start(const char *what, avtb_child_main fn, void *arg, unsig
         goto out;
     }
     /* Failed: it exits right after its message, or already has. */
-    if (wait_bounded(pid, 2000, &status) != 1) {
+    if (avtb_wait_bounded(pid, 2000, &status) != 1) {
         kill(pid, SIGKILL);
-        (void)wait_bounded(pid, 2000, &status);
+        (void)avtb_wait_bounded(pid, 2000, &status);
         status = 0;
     }
     pid = -1;
@@ -146,7 +111,7 @@ avtb_err avtb_child_start(const char *what, avtb_child_main fn, void *arg, unsig
         msg[n] = '\0';
         r = avtb_error_set(err, AVTB_ERR_CHILD, "%s: %s", what, msg + 1);
     } else {
-        status_text(status, why, sizeof(why));
+        avtb_wait_status_text(status, why, sizeof(why));
         r = avtb_error_set(err, AVTB_ERR_CHILD, "%s: the process %s before it was ready", what,
                            why);
     }
@@ -198,7 +163,7 @@ bool avtb_child_alive(const char *what, pid_t pid, avtb_error *err)
     {
         char why[128];
 
-        status_text(status, why, sizeof(why));
+        avtb_wait_status_text(status, why, sizeof(why));
         avtb_error_set(err, AVTB_ERR_CHILD, "%s: the process %s", what, why);
     }
     return false;
@@ -211,9 +176,9 @@ bool avtb_child_stop(const char *what, pid_t pid, unsigned timeout_ms, avtb_erro
 
     if (pid <= 0)
         return true;
-    w = wait_bounded(pid, 0, &status);
+    w = avtb_wait_bounded(pid, 0, &status);
     if (w == 1) {
-        status_text(status, why, sizeof(why));
+        avtb_wait_status_text(status, why, sizeof(why));
         avtb_error_set(err, AVTB_ERR_CHILD, "%s: the process %s before it was stopped", what, why);
         return false;
     }
@@ -224,10 +189,10 @@ bool avtb_child_stop(const char *what, pid_t pid, unsigned timeout_ms, avtb_erro
         return false;
     }
     kill(pid, SIGTERM);
-    w = wait_bounded(pid, timeout_ms, &status);
+    w = avtb_wait_bounded(pid, timeout_ms, &status);
     if (w == 0) {
         kill(pid, SIGKILL);
-        if (wait_bounded(pid, 2000, &status) != 1)
+        if (avtb_wait_bounded(pid, 2000, &status) != 1)
             avtb_warn("%s: process %d did not go away after SIGKILL", what, (int)pid);
         avtb_error_set(err, AVTB_ERR_TIMEOUT,
                        "%s: the process did not exit within %u ms of SIGTERM; killed it", what,
@@ -240,7 +205,7 @@ bool avtb_child_stop(const char *what, pid_t pid, unsigned timeout_ms, avtb_erro
         return false;
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        status_text(status, why, sizeof(why));
+        avtb_wait_status_text(status, why, sizeof(why));
         avtb_error_set(err, AVTB_ERR_CHILD, "%s: the process %s when stopped", what, why);
         return false;
     }

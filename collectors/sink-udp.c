@@ -10,11 +10,15 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "collectors/sink.h"
 #include "common/log.h"
@@ -84,6 +88,116 @@ static struct orig_cache *cache_slot(uint32_t lip, uint16_t lport, uint32_t cip,
     return &orig_cache[h >> 24]; /* 256 slots */
 }
 
+/* Fills o from the conntrack table; needs CAP_NET_ADMIN. */
+static bool ct_query(orig_lookup *o)
+{
+    uint32_t family = AF_INET;
+    struct nfct_handle *h = nfct_open(CONNTRACK, 0);
+
+    o->found = false;
+    if (h == NULL)
+        return false;
+    nfct_callback_register(h, NFCT_T_ALL, on_ct, o);
+    if (nfct_query(h, NFCT_Q_DUMP, &family) != 0)
+        o->found = false;
+    nfct_close(h);
+    return o->found;
+}
+
+/*
+ * The confined sink (common/sandbox.h) has neither netlink nor
+ * CAP_NET_ADMIN, which a conntrack dump needs: a helper forked before the
+ * sandbox keeps them and answers lookups over a socket pair. What it reads
+ * is one fixed-size orig_lookup at a time, four addresses and ports the sink
+ * filled in; it parses nothing the guest chose. The sink is one thread, so
+ * one question is in flight at a time.
+ */
+#define CT_HELPER_MS 2000 /* a lookup that takes longer is given up ("?") */
+
+static int ct_fd = -1;
+static pid_t ct_pid = -1;
+
+static bool ct_lookup(orig_lookup *o)
+{
+    orig_lookup a;
+    ssize_t n;
+
+    if (ct_fd < 0)
+        return ct_query(o);
+    do
+        n = write(ct_fd, o, sizeof(*o));
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof(*o))
+        return false;
+    do
+        n = read(ct_fd, &a, sizeof(a));
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof(a) || a.local_ip != o->local_ip || a.client_ip != o->client_ip ||
+        a.local_port != o->local_port || a.client_port != o->client_port)
+        return false;
+    *o = a;
+    return o->found;
+}
+
+static void ct_helper_main(int fd)
+{
+    orig_lookup o;
+
+    prctl(PR_SET_NAME, "avtb-sink-ct", 0, 0, 0);
+    if (dup2(fd, 3) < 0)
+        _exit(127);
+    close_range(4, ~0U, 0);
+    for (;;) {
+        ssize_t n = read(3, &o, sizeof(o));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n != (ssize_t)sizeof(o))
+            _exit(0); /* the sink is gone */
+        ct_query(&o);
+        if (write(3, &o, sizeof(o)) != (ssize_t)sizeof(o))
+            _exit(0);
+    }
+}
+
+avtb_err avtb_sink_ct_helper_start(avtb_error *err)
+{
+    struct timeval tv = {CT_HELPER_MS / 1000, (CT_HELPER_MS % 1000) * 1000};
+    pid_t parent = getpid();
+    int sv[2];
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return avtb_error_errno(err, AVTB_ERR_IO, errno, "sink: conntrack helper: socketpair");
+    ct_pid = fork();
+    if (ct_pid < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return avtb_error_errno(err, AVTB_ERR_CHILD, errno, "sink: conntrack helper: fork");
+    }
+    if (ct_pid == 0) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(127);
+        ct_helper_main(sv[1]);
+    }
+    close(sv[1]);
+    ct_fd = sv[0];
+    setsockopt(ct_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(ct_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    return AVTB_OK;
+}
+
+void avtb_sink_ct_helper_stop(void)
+{
+    if (ct_fd >= 0)
+        close(ct_fd); /* the helper reads EOF and exits */
+    ct_fd = -1;
+    if (ct_pid > 0 && avtb_wait_bounded(ct_pid, CT_HELPER_MS, &(int){0}) != 1) {
+        kill(ct_pid, SIGKILL);
+        (void)avtb_wait_bounded(ct_pid, CT_HELPER_MS, &(int){0});
+    }
+    ct_pid = -1;
+}
+
 /*
  * libnetfilter_conntrack cannot ask for one entry by its reply tuple (its
  * GET always sends an original tuple, empty here, which the kernel then
@@ -94,10 +208,8 @@ bool avtb_sink_orig_dst_udp(const char *local_ip, uint16_t local_port, const cha
                             uint16_t client_port, char ip[46], uint16_t *port,
                             uint16_t *client_sport)
 {
-    struct nfct_handle *h = NULL;
     struct in_addr lip, cip;
     orig_lookup o = {0};
-    uint32_t family = AF_INET;
     struct orig_cache *slot;
     time_t now = time(NULL);
 
@@ -119,26 +231,21 @@ bool avtb_sink_orig_dst_udp(const char *local_ip, uint16_t local_port, const cha
     o.client_ip = cip.s_addr;
     o.local_port = htons(local_port);
     o.client_port = htons(client_port);
-    h = nfct_open(CONNTRACK, 0);
-    if (h == NULL)
+    if (!ct_lookup(&o))
         return false;
-    nfct_callback_register(h, NFCT_T_ALL, on_ct, &o);
-    if (nfct_query(h, NFCT_Q_DUMP, &family) == 0 && o.found) {
-        inet_ntop(AF_INET, &o.ip, ip, 46);
-        *port = ntohs(o.port);
-        if (client_sport != NULL)
-            *client_sport = ntohs(o.sport);
-        *slot = (struct orig_cache){.local_ip = lip.s_addr,
-                                    .client_ip = cip.s_addr,
-                                    .local_port = local_port,
-                                    .client_port = client_port,
-                                    .at = now,
-                                    .port = *port,
-                                    .sport = ntohs(o.sport)};
-        snprintf(slot->ip, sizeof(slot->ip), "%s", ip);
-    }
-    nfct_close(h);
-    return o.found;
+    inet_ntop(AF_INET, &o.ip, ip, 46);
+    *port = ntohs(o.port);
+    if (client_sport != NULL)
+        *client_sport = ntohs(o.sport);
+    *slot = (struct orig_cache){.local_ip = lip.s_addr,
+                                .client_ip = cip.s_addr,
+                                .local_port = local_port,
+                                .client_port = client_port,
+                                .at = now,
+                                .port = *port,
+                                .sport = ntohs(o.sport)};
+    snprintf(slot->ip, sizeof(slot->ip), "%s", ip);
+    return true;
 }
 
 static void on_datagram(evutil_socket_t fd, short what, void *arg)

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include "collectors/tls-mitm.h"
 #include "collectors/transcript.h"
 #include "common/log.h"
+#include "common/sandbox.h"
 #include "common/util.h"
 
 #define SINK_START_MS 5000
@@ -189,6 +191,7 @@ static int sink_main(void *arg, int ready_fd)
         {"product", s->product},
     };
 
+    prctl(PR_SET_NAME, "avtb-sink", 0, 0, 0);
     base = event_base_new();
     if (base == NULL) {
         avtb_child_fail(ready_fd, "cannot create an event loop");
@@ -252,6 +255,12 @@ static int sink_main(void *arg, int ready_fd)
         avtb_child_fail(ready_fd, "cannot watch SIGTERM");
         goto out;
     }
+    /* Everything bound and open: what follows parses the guest's bytes. */
+    if (avtb_sink_ct_helper_start(&err) != AVTB_OK ||
+        avtb_sandbox_enter("sink", AVTB_SANDBOX_NET, &err) != AVTB_OK) {
+        avtb_child_fail(ready_fd, "%s", err.msg);
+        goto out;
+    }
     avtb_child_ready(ready_fd);
     if (event_base_dispatch(base) < 0) {
         avtb_errorf("sink: event loop failed");
@@ -264,6 +273,7 @@ out:
     avtb_sink_udp_free(udp);
     avtb_sink_http_free(http);
     avtb_sink_dns_free(dns);
+    avtb_sink_ct_helper_stop();
     if (s->mitm != NULL && avtb_mitm_keylog_error(s->mitm, &err) != AVTB_OK) {
         avtb_errorf("sink: %s", err.msg);
         rc = 1;

@@ -120,4 +120,13 @@ bool avtb_sink_orig_dst_udp(const char *local_ip, uint16_t local_port, const cha
                             uint16_t client_port, char ip[46], uint16_t *port,
                             uint16_t *client_sport);
 
+/*
+ * In the sink process, before it enters the sandbox: forks the helper that
+ * answers avtb_sink_orig_dst_udp's conntrack lookups (netlink and
+ * CAP_NET_ADMIN, which the confined sink lacks). Without it the lookups are
+ * made in the calling process. Stop closes it and reaps it.
+ */
+avtb_err avtb_sink_ct_helper_start(avtb_error *err) AVTB_WUR;
+void avtb_sink_ct_helper_stop(void);
+
 #endif

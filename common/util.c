@@ -442,3 +442,38 @@ void avtb_utc_now(char buf[32])
     /* Truncated to the millisecond, not rounded: never a time still to come. */
     avtb_utc_format((double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0, buf);
 }
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+void avtb_wait_status_text(int status, char *buf, size_t len)
+{
+    if (WIFEXITED(status))
+        snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, len, "was killed by signal %d (%s)%s", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)),
+                 WTERMSIG(status) == SIGSYS ? ": the sandbox forbade a system call" : "");
+    else
+        snprintf(buf, len, "ended with wait status 0x%x", (unsigned)status);
+}
+
+int avtb_wait_bounded(pid_t pid, unsigned timeout_ms, int *status)
+{
+    for (unsigned waited = 0;; waited += 10) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+
+        if (r == pid)
+            return 1;
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (waited >= timeout_ms)
+            return 0;
+        sleep_ms(10);
+    }
+}

@@ -48,6 +48,15 @@ avtb_err avtb_sha256_file(const char *path, char out[65], avtb_error *err) AVTB_
 avtb_err avtb_spawn(const char *const argv[], unsigned timeout_ms, char **out, int *exit_status,
                     avtb_error *err) AVTB_WUR;
 
+/*
+ * Describes a wait status for a message: "exited with status 1", "was killed
+ * by signal 11 (Segmentation fault)"; SIGSYS adds that the sandbox
+ * (common/sandbox.h) forbade a system call.
+ */
+void avtb_wait_status_text(int status, char *buf, size_t len);
+/* Waits for pid up to timeout_ms: 1 reaped (*status set), 0 still running, -1 error (errno). */
+int avtb_wait_bounded(pid_t pid, unsigned timeout_ms, int *status);
+
 /* Current UTC time as RFC 3339 with milliseconds into buf[32]. */
 void avtb_utc_now(char buf[32]);
 /*

@@ -20,12 +20,16 @@
 #include "collectors/evidence.h"
 #include "collectors/transcript.h"
 #include "common/error.h"
+#include "common/sandbox.h"
 #include "common/util.h"
 #include "orchestrator/cli.h"
 #include "reports/report.h"
 
+#define ANALYZE_OUTPUT_MAX ((size_t)256 << 20)
+
 typedef struct analyze_args {
     const char *evidence, *pcap, *tokens, *honey_dir;
+    const char *dir; /* where the evidence directory's files are opened: "." once confined */
     bool json;
     uint64_t memcap, flow_cap;       /* 0: the defaults */
     char *owned_pcap, *owned_tokens; /* paths derived from the evidence directory */
@@ -265,34 +269,29 @@ static void print_table(const avtb_analysis *a, const char *pcap, FILE *fp)
 static avtb_err evidence_paths(analyze_args *x, avtb_error *err)
 {
     static const char *const captures[] = {"capture.pcapng", "capture.pcap"};
-    struct stat st;
 
-    if (stat(x->evidence, &st) < 0 || !S_ISDIR(st.st_mode))
-        return avtb_error_set(err, AVTB_ERR_INPUT,
-                              "%s is not an evidence directory (give --pcap and --tokens to "
-                              "analyse a capture file)",
-                              x->evidence);
     for (size_t i = 0; i < 2 && x->owned_pcap == NULL; i++) {
-        char *p = avtb_path_join(x->evidence, captures[i]);
+        char *p = avtb_path_join(x->dir, captures[i]);
 
+        /* Named as the user named the directory: the output shows it. */
         if (p != NULL && access(p, R_OK) == 0)
-            x->owned_pcap = p;
-        else
-            free(p);
+            x->owned_pcap = avtb_path_join(x->evidence, captures[i]);
+        free(p);
     }
     if (x->owned_pcap == NULL)
         return avtb_error_set(err, AVTB_ERR_INPUT,
                               "%s holds no capture.pcap(ng): the run "
                               "ended before its network capture started",
                               x->evidence);
-    x->owned_tokens = avtb_path_join(x->evidence, "tokens.json");
+    x->owned_tokens = avtb_path_join(x->dir, "tokens.json");
     if (x->owned_tokens == NULL)
         return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
     x->pcap = x->owned_pcap;
     return AVTB_OK;
 }
 
-static int analyze(analyze_args *x)
+/* The analysis and its output into fp; returns the exit code. */
+static int analyze(analyze_args *x, FILE *fp)
 {
     avtb_error err = {0};
     avtb_canaries *c = avtb_canaries_new();
@@ -330,7 +329,7 @@ static int analyze(analyze_args *x)
     if (x->flow_cap > 0)
         opts.stream.flow_cap = x->flow_cap;
     if (x->evidence != NULL)
-        r = avtb_evidence_analyze(x->evidence, p, avtb_canaries_token_docs(c), &opts, &a, &err);
+        r = avtb_evidence_analyze(x->dir, p, avtb_canaries_token_docs(c), &opts, &a, &err);
     else
         r = avtb_analyze_capture(x->pcap, p, avtb_canaries_token_docs(c), &opts, &a, &err);
     if (r != AVTB_OK)
@@ -340,7 +339,7 @@ static int analyze(analyze_args *x)
         char *problems[8];
         size_t n = 0;
 
-        r = avtb_file_evidence_load(x->evidence, &a.findings, &fe, problems, 8, &n, &err);
+        r = avtb_file_evidence_load(x->dir, &a.findings, &fe, problems, 8, &n, &err);
         for (size_t i = 0; i < n; i++) {
             fprintf(stderr, "avtb analyze: %s\n", problems[i]);
             free(problems[i]);
@@ -356,24 +355,24 @@ static int analyze(analyze_args *x)
         if (root != NULL && fe.document_access != NULL)
             json_object_set(root, "document_access", fe.document_access);
 
-        if (root == NULL || json_dumpf(root, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII) < 0) {
+        if (root == NULL || json_dumpf(root, fp, JSON_INDENT(2) | JSON_ENSURE_ASCII) < 0) {
             json_decref(root);
             r = avtb_error_set(&err, AVTB_ERR_NOMEM, "cannot write the JSON output");
             goto out;
         }
-        putchar('\n');
+        fputc('\n', fp);
         json_decref(root);
     } else {
         size_t i;
         json_t *v;
 
-        print_table(&a, x->pcap, stdout);
+        print_table(&a, x->pcap, fp);
         json_array_foreach(fe.chains, i, v)
         {
             const char *sum = json_string_value(json_object_get(v, "summary"));
 
             if (sum != NULL)
-                printf("chain: %s\n", sum);
+                fprintf(fp, "chain: %s\n", sum);
         }
     }
     /* Suspected findings count: the evidence does not show that nothing left. */
@@ -389,6 +388,62 @@ out:
     avtb_file_evidence_clear(&fe);
     avtb_patterns_free(p);
     avtb_canaries_free(c);
+    return code;
+}
+
+/* In the confined child: the analysis, its exit code as one digit, then its output. */
+static avtb_err analyze_child(void *arg, avtb_buf *out, avtb_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
+    int code;
+
+    if (fp == NULL)
+        return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
+    code = analyze(arg, fp);
+    if (fclose(fp) != 0) {
+        free(text);
+        return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
+    }
+    avtb_buf_byte(out, (char)('0' + code));
+    avtb_buf_add(out, text, len);
+    free(text);
+    return AVTB_OK;
+}
+
+/*
+ * The capture, logs and records parsed are hostile: the analysis runs in a
+ * confined child (common/sandbox.h) in the evidence directory (or the
+ * current one, for --pcap), and avtb prints what it sends back.
+ */
+static int analyze_confined(analyze_args *x)
+{
+    avtb_error err = {0};
+    char *out = NULL;
+    size_t len = 0;
+    struct stat st;
+    int code = AVTB_EXIT_INFRA;
+
+    if (x->evidence != NULL && (stat(x->evidence, &st) < 0 || !S_ISDIR(st.st_mode))) {
+        fprintf(stderr,
+                "avtb analyze: %s is not an evidence directory (give --pcap and --tokens to "
+                "analyse a capture file)\n",
+                x->evidence);
+        return AVTB_EXIT_USAGE;
+    }
+    x->dir = ".";
+    if (avtb_confined_call("analysis", x->evidence ? x->evidence : ".", analyze_child, x,
+                           ANALYZE_OUTPUT_MAX, 0, &out, &len, &err) != AVTB_OK) {
+        fprintf(stderr, "avtb analyze: %s\n", err.msg);
+    } else if (len == 0 || out[0] < '0' || out[0] > '3') {
+        fprintf(stderr, "avtb analyze: the analysis process sent no exit code\n");
+    } else {
+        code = out[0] - '0';
+        avtb_confined_text(out + 1, len - 1, true);
+        fwrite(out + 1, 1, len - 1, stdout);
+    }
+    free(out);
     return code;
 }
 
@@ -469,7 +524,7 @@ static int analyze_main(int argc, char **argv)
         avtb_cli_usage(&avtb_cmd_analyze, stderr);
         return AVTB_EXIT_USAGE;
     }
-    code = analyze(&x);
+    code = analyze_confined(&x);
     free(x.owned_pcap);
     free(x.owned_tokens);
     return code;

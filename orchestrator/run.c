@@ -22,8 +22,8 @@
 #include "collectors/fileaccess.h"
 #include "collectors/forensics.h"
 #include "collectors/tls-mitm.h"
-#include "common/faults.h"
 #include "common/log.h"
+#include "common/sandbox.h"
 #include "common/util.h"
 #include "guests/honeydoc.h"
 #include "orchestrator/accel.h"
@@ -45,14 +45,6 @@
 #define MAX_PHASES          12
 #define MAX_COLLECTORS      8
 #define TAG_LEN             10
-/* The agent sends a heartbeat every 5 s; this long without any message and
- * the guest counts as hung (a kernel panic, a frozen VM, a killed agent).
- * Generous: a guest busy under TCG delays heartbeats by seconds, not tens. */
-#define HANG_TIMEOUT_S 30.0
-/* A stall fault point holds its phase open this long (or until a signal). */
-#define STALL_MS 5000
-/* How long teardown waits for a killed libvirtd to be restarted by its supervisor. */
-#define LIBVIRT_RETURN_MS 60000
 
 /* Everything one run holds; torn down by run_teardown() on every path. */
 typedef struct avtb_run_state {
@@ -93,9 +85,6 @@ typedef struct avtb_run_state {
     /* Timeline state fed by agent messages. */
     bool hello, bye;
     double hello_at;
-    double last_alive; /* when the agent last said anything (avtb_now) */
-    bool hung;         /* the guest stopped answering: no poweroff request */
-    bool libvirt_gone; /* libvirtd did not come back: do not wait for it twice */
     size_t results;
     char *reasons[MAX_REASONS];
     size_t nreasons;
@@ -132,16 +121,9 @@ static void add_reason(run *r, const char *fmt, ...)
 
 static void phase_begin(run *r, const char *name)
 {
-    char point[48];
-
     r->phase = name;
     r->phase_start = avtb_now();
     avtb_info("%s: %s", r->s->name, name);
-    /* The fault suite holds a short phase open to signal avtb inside it. */
-    snprintf(point, sizeof(point), "stall-%s", name);
-    if (avtb_fault(point))
-        for (int waited = 0; waited < STALL_MS && avtb_signals_pending() == 0; waited += 50)
-            poll(NULL, 0, 50);
 }
 
 static void phase_end(run *r)
@@ -369,27 +351,10 @@ static void stop_collectors(run *r)
     }
 }
 
-/* A collector whose process died ends the dwell: what follows would go unrecorded. */
-static avtb_err check_collectors(run *r, avtb_error *err)
-{
-    for (size_t i = 0; avtb_collectors[i] != NULL && i < MAX_COLLECTORS; i++) {
-        avtb_error cerr = {0};
-
-        if (r->cstarted[i] && avtb_collectors[i]->alive != NULL &&
-            !avtb_collectors[i]->alive(r->cstate[i], &cerr))
-            return avtb_error_set(err, AVTB_ERR_CHILD,
-                                  "the %s collector died %.1f s into the dwell (%s); what the "
-                                  "guest did from then on is not recorded",
-                                  avtb_collectors[i]->name, avtb_now() - r->hello_at, cerr.msg);
-    }
-    return AVTB_OK;
-}
-
 static void on_agent_msg(void *ctx, const char *type, json_t *msg)
 {
     run *r = ctx;
 
-    r->last_alive = avtb_now();
     if (strcmp(type, "hello") == 0 && !r->hello) {
         r->hello = true;
         r->hello_at = avtb_now();
@@ -541,76 +506,10 @@ static avtb_err boot(run *r, avtb_error *err)
             return avtb_error_set(err, AVTB_ERR_CHILD,
                                   "the agent channel closed before hello; see %s", r->console);
         if (!avtb_vdom_running(r->dom))
-            return !avtb_virt_alive(r->virt)
-                       ? avtb_error_set(err, AVTB_ERR_LIBVIRT,
-                                        "lost the connection to libvirtd at %s during boot",
-                                        avtb_virt_uri(r->virt))
-                       : avtb_error_set(err, AVTB_ERR_CHILD,
-                                        "the guest stopped during boot; see %s", r->console);
+            return avtb_error_set(err, AVTB_ERR_CHILD, "the guest stopped during boot; see %s",
+                                  r->console);
     }
     return AVTB_OK;
-}
-
-/*
- * The guest kernel's last words in console.log ("Kernel panic - not syncing:
- * ..."), as printable text into out; empty when there are none. The console
- * is the guest's: the line is cut and every unprintable byte replaced.
- */
-static void console_panic(run *r, char *out, size_t len)
-{
-    static const char *const marks[] = {"Kernel panic", "BUG: ", "Oops"};
-    uint8_t *buf = NULL;
-    size_t n = 0, o = 0;
-    const char *hit = NULL;
-    avtb_error err = {0};
-
-    out[0] = '\0';
-    if (avtb_read_file_tail(r->console, 1u << 18, &buf, &n, &err) != AVTB_OK)
-        return;
-    for (size_t m = 0; m < sizeof(marks) / sizeof(marks[0]) && hit == NULL; m++)
-        hit = memmem(buf, n, marks[m], strlen(marks[m]));
-    for (const char *p = hit; p != NULL && p < (const char *)buf + n && *p != '\n' && *p != '\r' &&
-                              o + 1 < len && o < 160;
-         p++)
-        out[o++] = *p >= 0x20 && *p < 0x7f ? *p : '?';
-    out[o] = '\0';
-    free(buf);
-}
-
-/* The guest counts as hung after HANG_TIMEOUT_S without a word from its agent. */
-static avtb_err check_alive(run *r, avtb_error *err)
-{
-    char last[176];
-    double quiet = avtb_now() - r->last_alive;
-
-    if (!r->hello || quiet < HANG_TIMEOUT_S)
-        return AVTB_OK;
-    r->hung = true;
-    console_panic(r, last, sizeof(last));
-    return avtb_error_set(err, AVTB_ERR_TIMEOUT,
-                          "the guest stopped responding %.1f s into the dwell: no word from its "
-                          "agent for %.0f s%s%s; see %s",
-                          r->last_alive - r->hello_at, quiet,
-                          last[0] ? "; its console says: " : "", last, r->console);
-}
-
-/* A guest that flooded a channel past the transcript's limits: what was left out. */
-static void note_floods(run *r)
-{
-    const struct {
-        avtb_agent *chan;
-        const char *what, *file;
-    } chans[] = {{r->agent, "agent", "agent.jsonl"}, {r->fa_chan, "file-access", "file-access.jsonl"}};
-
-    for (size_t i = 0; i < sizeof(chans) / sizeof(chans[0]); i++) {
-        uint64_t n = chans[i].chan ? avtb_agent_unrecorded(chans[i].chan) : 0;
-
-        if (n > 0)
-            add_reason(r, "the guest flooded the %s channel: %llu lines (%llu anomalies in all) "
-                          "are not in %s, which stops at its size limit",
-                       chans[i].what, (unsigned long long)n,
-                       (unsigned long long)avtb_agent_anomalies(chans[i].chan), chans[i].file);
-    }
 }
 
 /* Runs the scenario timeline from the agent's hello until the dwell ends. */
@@ -646,55 +545,15 @@ static avtb_err dwell(run *r, avtb_error *err)
         if (wake - now > 1.0)
             wake = now + 1.0;
         pump_agent(r, (int)((wake - now) * 1000) + 1);
-        if (!avtb_vdom_running(r->dom)) {
-            char last[176];
-
-            /* The failed call is what tells the client that libvirtd is gone. */
-            if (!avtb_virt_alive(r->virt))
-                return avtb_error_set(err, AVTB_ERR_LIBVIRT,
-                                      "lost the connection to libvirtd at %s %.1f s into the dwell",
-                                      avtb_virt_uri(r->virt), avtb_now() - r->hello_at);
-
-            console_panic(r, last, sizeof(last));
+        if (!avtb_vdom_running(r->dom))
             return avtb_error_set(err, AVTB_ERR_CHILD,
-                                  "the guest stopped %.1f s into the dwell%s%s; see %s",
-                                  avtb_now() - r->hello_at, last[0] ? ": its console says: " : "",
-                                  last, r->console);
-        }
-        if (check_alive(r, err) != AVTB_OK)
-            return AVTB_ERR_TIMEOUT;
-        if (check_collectors(r, err) != AVTB_OK)
-            return AVTB_ERR_CHILD;
+                                  "the guest stopped %.1f s into the dwell; see %s",
+                                  avtb_now() - r->hello_at, r->console);
     }
     if (r->results < s->ntriggers)
         avtb_warn("%s: %zu of %zu triggered commands were still running when the dwell ended",
                   s->name, s->ntriggers - r->results, s->ntriggers);
     return AVTB_OK;
-}
-
-/*
- * libvirtd went away (killed, crashed): waits for its supervisor to start it
- * again, which takes the run's QEMU over, so the domain and network can be
- * destroyed. If it does not come back, the run's QEMU is killed directly.
- */
-static void regain_libvirt(run *r)
-{
-    avtb_error err = {0};
-
-    if (r->virt == NULL || r->libvirt_gone || avtb_virt_alive(r->virt))
-        return;
-    avtb_warn("%s: libvirtd at %s is gone; waiting up to %d s for it to come back", r->s->name,
-              avtb_virt_uri(r->virt), LIBVIRT_RETURN_MS / 1000);
-    if (avtb_virt_reconnect(r->virt, LIBVIRT_RETURN_MS, &err) == AVTB_OK)
-        return;
-    r->libvirt_gone = true;
-    add_reason(r, "%s", err.msg);
-    if (r->dom != NULL && avtb_vdom_kill_orphan(avtb_vdom_name(r->dom)) == 0)
-        add_reason(r, "domain %s: found no QEMU process to kill", avtb_vdom_name(r->dom));
-    if (r->net != NULL)
-        add_reason(r, "network %s (bridge %s) is left to libvirtd: 'virsh net-destroy %s' "
-                      "once it runs again",
-                   avtb_vnet_name(r->net), avtb_vnet_bridge(r->net), avtb_vnet_name(r->net));
 }
 
 /* Asks the guest to power off so its disk is consistent; forces it after a limit. */
@@ -705,14 +564,12 @@ static void stop_guest(run *r)
 
     if (r->dom == NULL)
         return;
-    regain_libvirt(r);
-    /* A hung guest cannot answer; asking would only wait out the limit. */
-    if (!r->hung && r->agent_fd >= 0 && avtb_vdom_running(r->dom) &&
+    if (r->agent_fd >= 0 && avtb_vdom_running(r->dom) &&
         avtb_agent_send(r->agent, r->agent_fd, "poweroff", &err) == AVTB_OK) {
         while (avtb_vdom_running(r->dom) && avtb_now() < deadline && avtb_signals_pending() == 0)
             pump_agent(r, 250);
     }
-    if (!r->hung && avtb_vdom_running(r->dom) && avtb_signals_pending() == 0)
+    if (avtb_vdom_running(r->dom) && avtb_signals_pending() == 0)
         avtb_warn("%s: the guest did not power off; destroying it", r->s->name);
     if (avtb_vdom_destroy(r->dom, &err) != AVTB_OK)
         add_reason(r, "%s", err.msg);
@@ -734,7 +591,6 @@ static void run_teardown(run *r)
         close(r->fa_fd);
     r->fa_fd = -1;
     stop_collectors(r);
-    regain_libvirt(r);
     if (r->nft) {
         char *path = avtb_path_join(r->evdir, "netfilter.json");
 
@@ -840,6 +696,7 @@ static void run_forensics(run *r)
                   "files scanned, %zu with tokens%s",
                   r->s->name, sum.documents, sum.read, sum.changed, sum.vanished, sum.scanned,
                   sum.files_with_tokens, sum.limited ? " (a limit cut the search short)" : "");
+    (void)interrupted(r); /* a signal during the forensics, which finish regardless */
     phase_end(r);
 }
 
@@ -996,32 +853,43 @@ static void free_run(run *r)
 
 /*
  * The monitor's verdict on itself (a lost agent makes the evidence
- * incomplete; running without one is a notice), the forensics record, and
- * the chains that tie documents, processes, staging files and findings.
+ * incomplete; running without one is a notice). avtb's own state from the
+ * agent's stream: it is taken before the analysis process starts.
  */
-static json_t *file_evidence(run *r, const avtb_findings *findings, avtb_file_evidence *fe)
+static json_t *file_access_status(run *r)
 {
     json_t *status = NULL;
+    char **mine = NULL;
+    size_t n;
+
+    if (r->fam == NULL)
+        return NULL;
+    end_file_access(r);
+    if (r->fa_log != NULL)
+        fflush(r->fa_log);
+    status = avtb_fa_monitor_json(r->fam);
+    n = avtb_fa_monitor_problems(r->fam, &mine);
+    for (size_t i = 0; i < n; i++) {
+        add_reason(r, "%s", mine[i]);
+        free(mine[i]);
+    }
+    free(mine);
+    add_notice(r, avtb_fa_monitor_notice(r->fam));
+    return status;
+}
+
+/*
+ * The forensics record and the chains that tie documents, processes,
+ * staging files and findings; read from dir (the analysis process's ".").
+ */
+static void file_evidence(run *r, const char *dir, const avtb_findings *findings,
+                          avtb_file_evidence *fe)
+{
     avtb_error err = {0};
     char *problems[8];
-    char **mine = NULL;
     size_t n = 0;
 
-    if (r->fam != NULL) {
-        end_file_access(r);
-        if (r->fa_log != NULL)
-            fflush(r->fa_log);
-        status = avtb_fa_monitor_json(r->fam);
-        n = avtb_fa_monitor_problems(r->fam, &mine);
-        for (size_t i = 0; i < n; i++) {
-            add_reason(r, "%s", mine[i]);
-            free(mine[i]);
-        }
-        free(mine);
-        add_notice(r, avtb_fa_monitor_notice(r->fam));
-    }
-    n = 0;
-    if (avtb_file_evidence_load(r->evdir, findings, fe, problems, 8, &n, &err) != AVTB_OK)
+    if (avtb_file_evidence_load(dir, findings, fe, problems, 8, &n, &err) != AVTB_OK)
         add_reason(r, "%s", err.msg);
     for (size_t i = 0; i < n; i++) {
         add_reason(r, "%s", problems[i]);
@@ -1029,19 +897,13 @@ static json_t *file_evidence(run *r, const avtb_findings *findings, avtb_file_ev
     }
     if (fe->forensics == NULL && r->planted && r->s->forensics && r->boot_wall != 0)
         add_notice(r, "no forensics of the guest's disk: the run stopped before they could run");
-    return status;
 }
 
 /* report.html, junit.xml and stix-bundle.json: views of report.json's object. */
-static void write_renderings(run *r, const avtb_report *rep)
+static void write_renderings(run *r, json_t *root)
 {
-    json_t *root = avtb_report_json(rep);
     avtb_error err = {0};
 
-    if (root == NULL) {
-        avtb_errorf("%s: out of memory rendering the report", r->s->name);
-        return;
-    }
     if (avtb_report_write_html(root, r->evdir, &err) != AVTB_OK)
         avtb_errorf("%s: report.html: %s", r->s->name, err.msg);
     avtb_error_clear(&err);
@@ -1050,7 +912,6 @@ static void write_renderings(run *r, const avtb_report *rep)
     avtb_error_clear(&err);
     if (avtb_report_write_stix(root, r->evdir, &err) != AVTB_OK)
         avtb_errorf("%s: stix-bundle.json: %s", r->s->name, err.msg);
-    json_decref(root);
 }
 
 /*
@@ -1076,47 +937,40 @@ static avtb_err seal(run *r)
 }
 
 /* Analysis and report: always run, on whatever evidence exists. */
-static int conclude(run *r)
+/*
+ * What the analysis concluded: report.json's content, the terminal summary,
+ * the exit code and whether the evidence is complete. Made in the confined
+ * analysis process and sent to avtb as one JSON object (orchestrator/PRIVSEP.md).
+ */
+typedef struct conclusion {
+    json_t *report;
+    char *summary;
+    int code;
+    bool complete;
+} conclusion;
+
+#define ANALYSIS_RESULT_MAX ((size_t)256 << 20)
+#define ANALYSIS_TIMEOUT_MS (3600u * 1000) /* a capture the memcaps bound takes minutes */
+
+static void conclusion_clear(conclusion *c)
 {
-    avtb_analysis an = {0};
-    avtb_findings findings = {0};
+    json_decref(c->report);
+    free(c->summary);
+    memset(c, 0, sizeof(*c));
+}
+
+/* The report over what was found; an NULL analysis: none ran. */
+static avtb_err conclude_report(run *r, const avtb_findings *findings, const avtb_analysis *an,
+                                json_t *fa_status, const avtb_file_evidence *fe, conclusion *out,
+                                avtb_error *err)
+{
     avtb_expect_result results[16] = {0};
     avtb_report rep = {0};
-    avtb_error err = {0};
-    avtb_analyze_opts opts;
-    avtb_file_evidence fe = {0};
-    json_t *fa_status;
-    char *pcap = avtb_path_join(r->evdir, "capture.pcapng");
-    bool analysed = false;
-    struct stat st;
-    int code;
+    size_t len = 0;
+    FILE *fp;
 
-    phase_begin(r, "analysis");
-    avtb_analyze_opts_default(&opts);
-    if (pcap == NULL) {
-        add_reason(r, "out of memory before analysis");
-    } else if (stat(pcap, &st) < 0) {
-        add_reason(r, "no network capture to analyse");
-    } else if (run_patterns(r, &err) != AVTB_OK ||
-               avtb_evidence_analyze(r->evdir, r->pats, avtb_canaries_token_docs(r->canaries),
-                                     &opts, &an, &err) != AVTB_OK) {
-        add_reason(r, "analysis failed: %s", err.msg);
-    } else {
-        /* Evidence that exists but cannot be read (the decrypted TLS, say): incomplete. */
-        for (size_t i = 0; i < an.nproblems; i++)
-            add_reason(r, "%s", an.problems[i]);
-        analysed = true;
-        findings = an.findings; /* transferred; suspected findings included */
-        memset(&an.findings, 0, sizeof(an.findings));
-        avtb_info("%s: analysed %llu packets in %llu flows, %zu findings, %llu anomalies",
-                  r->s->name, (unsigned long long)an.stats.packets,
-                  (unsigned long long)an.stats.flows, findings.count,
-                  (unsigned long long)an.anomaly_total);
-    }
-    fa_status = file_evidence(r, &findings, &fe);
+    memset(out, 0, sizeof(*out));
     phase_end(r);
-
-    avtb_utc_now(r->finished);
     rep.scenario = r->s;
     rep.run_id = r->run_id;
     rep.started = r->started;
@@ -1127,42 +981,217 @@ static int conclude(run *r)
     rep.image = r->img ? r->img->id : NULL;
     rep.docs = r->docs;
     rep.ndocs = r->ndocs;
-    rep.findings = &findings;
-    rep.analysis = analysed ? &an : NULL;
-    (void)interrupted(r); /* a signal during the analysis */
+    rep.findings = findings;
+    rep.analysis = an;
     rep.complete = r->nreasons == 0;
     rep.reasons = (const char *const *)r->reasons;
     rep.nreasons = r->nreasons;
     rep.phases = r->phases;
     rep.nphases = r->nphases;
     rep.file_access = fa_status;
-    rep.forensics = fe.forensics;
-    rep.document_access = fe.document_access;
-    rep.chains = fe.chains;
+    rep.forensics = fe->forensics;
+    rep.document_access = fe->document_access;
+    rep.chains = fe->chains;
     rep.notices = (const char *const *)r->notices;
     rep.nnotices = r->nnotices;
-    rep.verdict = avtb_verdict_decide(r->s, &findings, rep.complete, results);
+    rep.verdict = avtb_verdict_decide(r->s, findings, rep.complete, results);
     rep.results = results;
-    code = avtb_verdict_exit_code(rep.verdict, results, r->s->nexpects);
-    rep.exit_code = code;
-    avtb_error_clear(&err);
-    if (avtb_report_write_json(&rep, r->evdir, &err) != AVTB_OK) {
-        avtb_errorf("%s", err.msg);
-        code = AVTB_EXIT_INFRA;
-    } else {
-        write_renderings(r, &rep);
-        avtb_report_print_summary(&rep, r->evdir, stdout);
-        fflush(stdout);
+    rep.exit_code = avtb_verdict_exit_code(rep.verdict, results, r->s->nexpects);
+    out->code = rep.exit_code;
+    out->complete = rep.complete;
+    out->report = avtb_report_json(&rep);
+    fp = open_memstream(&out->summary, &len);
+    if (fp != NULL) {
+        avtb_report_print_summary(&rep, r->evdir, fp);
+        if (fclose(fp) != 0) {
+            free(out->summary);
+            out->summary = NULL;
+        }
     }
-    mark_incomplete(r, !rep.complete || code == AVTB_EXIT_INFRA);
-    /* Last: nothing in the evidence may change after the manifest. */
-    if (seal(r) != AVTB_OK && code == AVTB_EXIT_OK)
-        code = AVTB_EXIT_INFRA;
+    if (out->report == NULL || out->summary == NULL) {
+        conclusion_clear(out);
+        return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory building the report");
+    }
+    return AVTB_OK;
+}
+
+typedef struct analysis_ctx {
+    run *r;
+    json_t *fa_status; /* file_access_status()'s */
+} analysis_ctx;
+
+/* The network analysis of "."; false when there is none to report. */
+static bool network_analysis(run *r, avtb_analysis *an, avtb_findings *findings)
+{
+    avtb_analyze_opts opts;
+    avtb_error err = {0};
+    struct stat st;
+
+    avtb_analyze_opts_default(&opts);
+    if (stat("capture.pcapng", &st) < 0) {
+        add_reason(r, "no network capture to analyse");
+        return false;
+    }
+    if (r->pats == NULL) /* avtb said why */
+        return false;
+    if (avtb_evidence_analyze(".", r->pats, avtb_canaries_token_docs(r->canaries), &opts, an,
+                              &err) != AVTB_OK) {
+        add_reason(r, "analysis failed: %s", err.msg);
+        return false;
+    }
+    /* Evidence that exists but cannot be read (the decrypted TLS, say): incomplete. */
+    for (size_t i = 0; i < an->nproblems; i++)
+        add_reason(r, "%s", an->problems[i]);
+    *findings = an->findings; /* transferred; suspected findings included */
+    memset(&an->findings, 0, sizeof(an->findings));
+    avtb_info("%s: analysed %llu packets in %llu flows, %zu findings, %llu anomalies", r->s->name,
+              (unsigned long long)an->stats.packets, (unsigned long long)an->stats.flows,
+              findings->count, (unsigned long long)an->anomaly_total);
+    return true;
+}
+
+/*
+ * In the confined analysis process, whose directory is the evidence: the
+ * network analysis, the file evidence, the verdict, as one JSON object.
+ */
+static avtb_err analysis_child(void *arg, avtb_buf *out, avtb_error *err)
+{
+    const analysis_ctx *x = arg;
+    run *r = x->r;
+    avtb_analysis an = {0};
+    avtb_findings findings = {0};
+    avtb_file_evidence fe = {0};
+    json_t *env = NULL;
+    conclusion c = {0};
+    char *text = NULL;
+    bool analysed;
+    avtb_err e;
+
+    analysed = network_analysis(r, &an, &findings);
+    file_evidence(r, ".", &findings, &fe);
+    e = conclude_report(r, &findings, analysed ? &an : NULL, x->fa_status, &fe, &c, err);
+    if (e == AVTB_OK) {
+        env = json_pack("{s:O, s:s, s:i, s:b}", "report", c.report, "summary", c.summary,
+                        "exit_code", c.code, "complete", c.complete);
+        /* Reals at full precision: report.json is written from what this sends. */
+        text = env ? json_dumps(env, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+        if (text == NULL)
+            e = avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory sending the report");
+        else
+            avtb_buf_str(out, text);
+    }
+    free(text);
+    json_decref(env);
+    conclusion_clear(&c);
     avtb_findings_clear(&findings);
     avtb_analysis_clear(&an);
     avtb_file_evidence_clear(&fe);
-    json_decref(fa_status);
-    free(pcap);
+    return e;
+}
+
+/* Checks the analysis process's object; takes what avtb uses from it. */
+static avtb_err take_conclusion(const char *text, size_t len, conclusion *c, avtb_error *err)
+{
+    json_error_t jerr;
+    json_t *env = json_loadb(text, len, JSON_ALLOW_NUL, &jerr);
+    json_t *rep = json_object_get(env, "report");
+    json_t *sum = json_object_get(env, "summary");
+    json_t *code = json_object_get(env, "exit_code");
+    json_t *complete = json_object_get(env, "complete");
+    avtb_err e = AVTB_OK;
+
+    memset(c, 0, sizeof(*c));
+    if (env == NULL)
+        e = avtb_error_set(err, AVTB_ERR_CHILD,
+                           "analysis process: its result is not JSON (%s at offset %d)",
+                           jerr.text, jerr.position);
+    else if (!json_is_object(rep) || !json_is_string(sum) || !json_is_boolean(complete) ||
+             !json_is_integer(code) ||
+             (json_integer_value(code) != AVTB_EXIT_OK &&
+              json_integer_value(code) != AVTB_EXIT_FAILED &&
+              json_integer_value(code) != AVTB_EXIT_INFRA))
+        e = avtb_error_set(err, AVTB_ERR_CHILD,
+                           "analysis process: its result lacks a report, summary, exit code or "
+                           "completeness");
+    else if ((c->summary = strdup(json_string_value(sum))) == NULL)
+        e = avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
+    if (e == AVTB_OK) {
+        c->report = json_incref(rep);
+        c->code = (int)json_integer_value(code);
+        c->complete = json_is_true(complete);
+        /* The summary goes to a terminal: no escape sequences from a parser's output. */
+        avtb_confined_text(c->summary, strlen(c->summary), true);
+    }
+    json_decref(env);
+    return e;
+}
+
+/* Stop signals before the analysis began; one more stops it (see conclude). */
+static unsigned signals_before_analysis;
+
+static bool signalled_during_analysis(void)
+{
+    return avtb_signals_received() != signals_before_analysis;
+}
+
+static int conclude(run *r)
+{
+    avtb_findings none = {0};
+    avtb_file_evidence fe = {0};
+    avtb_error err = {0};
+    analysis_ctx x = {r, NULL};
+    conclusion c = {0};
+    char *text = NULL;
+    size_t len = 0;
+    int code;
+
+    signals_before_analysis = avtb_signals_received();
+    phase_begin(r, "analysis");
+    x.fa_status = file_access_status(r);
+    avtb_utc_now(r->finished);
+    /* avtb's own tokens.json (the forensics compiled it already, as a rule). */
+    if (run_patterns(r, &err) != AVTB_OK) {
+        add_reason(r, "analysis failed: %s", err.msg);
+        avtb_error_clear(&err);
+    }
+    /* The analysis parses what the guest sent: not as root, not in avtb. */
+    /*
+     * A run stopped earlier is still analysed (the evidence it has); a signal
+     * during the analysis stops it, and the report says so, without one.
+     */
+    if (avtb_confined_call_stoppable("analysis", r->evdir, analysis_child, &x, ANALYSIS_RESULT_MAX,
+                                     ANALYSIS_TIMEOUT_MS, signalled_during_analysis, &text, &len,
+                                     &err) != AVTB_OK ||
+        take_conclusion(text, len, &c, &err) != AVTB_OK || signalled_during_analysis()) {
+        conclusion_clear(&c);
+        if (signalled_during_analysis()) {
+            r->noted_interrupt = false; /* this signal ends the analysis: say so */
+            (void)interrupted(r);
+        } else {
+            add_reason(r, "%s: the report holds no analysis", err.msg);
+        }
+        avtb_error_clear(&err);
+        if (conclude_report(r, &none, NULL, x.fa_status, &fe, &c, &err) != AVTB_OK)
+            avtb_errorf("%s: %s", r->s->name, err.msg);
+    }
+    free(text);
+    json_decref(x.fa_status);
+    /* avtb's own reasons make the run incomplete whatever the analysis said. */
+    code = r->nreasons > 0 && c.code == AVTB_EXIT_OK ? AVTB_EXIT_INFRA : c.code;
+    avtb_error_clear(&err);
+    if (c.report == NULL || avtb_report_write_root(c.report, r->evdir, &err) != AVTB_OK) {
+        avtb_errorf("%s: %s", r->s->name, err.msg[0] ? err.msg : "no report");
+        code = AVTB_EXIT_INFRA;
+    } else {
+        write_renderings(r, c.report);
+        fputs(c.summary, stdout);
+        fflush(stdout);
+    }
+    mark_incomplete(r, !c.complete || r->nreasons > 0 || code == AVTB_EXIT_INFRA);
+    /* Last: nothing in the evidence may change after the manifest. */
+    if (seal(r) != AVTB_OK && code == AVTB_EXIT_OK)
+        code = AVTB_EXIT_INFRA;
+    conclusion_clear(&c);
     return code;
 }
 
@@ -1263,8 +1292,8 @@ int avtb_run_finish(avtb_run_state *r)
     run_forensics(r);
     phase_begin(r, "teardown");
     run_teardown(r);
+    (void)interrupted(r); /* a signal during the teardown, which goes on regardless */
     phase_end(r);
-    note_floods(r);
     code = conclude(r);
     free_run(r);
     free(r);

@@ -5,11 +5,12 @@
 #include <signal.h>
 #include <string.h>
 
-static volatile sig_atomic_t pending;
+static volatile sig_atomic_t pending, received;
 
 static void on_signal(int sig)
 {
     pending = sig;
+    received++;
 }
 
 void avtb_signals_install(void)
@@ -28,4 +29,9 @@ void avtb_signals_install(void)
 int avtb_signals_pending(void)
 {
     return pending;
+}
+
+unsigned avtb_signals_received(void)
+{
+    return (unsigned)received;
 }

@@ -12,5 +12,7 @@
 void avtb_signals_install(void);
 /* The signal that asked us to stop, or 0. */
 int avtb_signals_pending(void);
+/* How many stop signals arrived so far: a new one during a phase shows as a change. */
+unsigned avtb_signals_received(void);
 
 #endif

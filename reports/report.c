@@ -275,10 +275,9 @@ static void print_file_evidence(const avtb_report *r, FILE *fp)
     }
 }
 
-avtb_err avtb_report_write_json(const avtb_report *r, const char *dir, avtb_error *err)
+avtb_err avtb_report_write_root(json_t *root, const char *dir, avtb_error *err)
 {
     avtb_err ret = AVTB_ERR_NOMEM;
-    json_t *root = avtb_report_json(r);
     char *text = NULL, *path = NULL;
 
     if (root == NULL)
@@ -291,9 +290,17 @@ avtb_err avtb_report_write_json(const avtb_report *r, const char *dir, avtb_erro
 out:
     if (ret == AVTB_ERR_NOMEM)
         avtb_error_set(err, ret, "out of memory building report.json");
-    json_decref(root);
     free(text);
     free(path);
+    return ret;
+}
+
+avtb_err avtb_report_write_json(const avtb_report *r, const char *dir, avtb_error *err)
+{
+    json_t *root = avtb_report_json(r);
+    avtb_err ret = avtb_report_write_root(root, dir, err);
+
+    json_decref(root);
     return ret;
 }
 

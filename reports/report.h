@@ -86,6 +86,8 @@ json_t *avtb_report_json(const avtb_report *r);
 
 /* Writes DIR/report.json atomically. */
 avtb_err avtb_report_write_json(const avtb_report *r, const char *dir, avtb_error *err) AVTB_WUR;
+/* The same from report.json's content (root borrowed; NULL: out of memory). */
+avtb_err avtb_report_write_root(json_t *root, const char *dir, avtb_error *err) AVTB_WUR;
 /* A few lines for a person: verdict, findings, where the evidence is. */
 void avtb_report_print_summary(const avtb_report *r, const char *dir, FILE *fp);
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -43,6 +44,8 @@ static void setup(void)
 {
     snprintf(dir, sizeof(dir), "/tmp/avtb-test-evidence-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
+    /* As a run's evidence is: `avtb analyze` reads it as nobody when root. */
+    ck_assert_int_eq(chmod(dir, 0755), 0);
 }
 
 static void teardown(void)
