@@ -22,6 +22,7 @@
 #include "collectors/fileaccess.h"
 #include "collectors/forensics.h"
 #include "collectors/tls-mitm.h"
+#include "common/faults.h"
 #include "common/log.h"
 #include "common/sandbox.h"
 #include "common/util.h"
@@ -45,6 +46,14 @@
 #define MAX_PHASES          12
 #define MAX_COLLECTORS      8
 #define TAG_LEN             10
+/* The agent sends a heartbeat every 5 s; this long without any message and
+ * the guest counts as hung (a kernel panic, a frozen VM, a killed agent).
+ * Generous: a guest busy under TCG delays heartbeats by seconds, not tens. */
+#define HANG_TIMEOUT_S 30.0
+/* A stall fault point holds its phase open this long (or until a signal). */
+#define STALL_MS 5000
+/* How long teardown waits for a killed libvirtd to be restarted by its supervisor. */
+#define LIBVIRT_RETURN_MS 60000
 
 /* Everything one run holds; torn down by run_teardown() on every path. */
 typedef struct avtb_run_state {
@@ -85,6 +94,9 @@ typedef struct avtb_run_state {
     /* Timeline state fed by agent messages. */
     bool hello, bye;
     double hello_at;
+    double last_alive; /* when the agent last said anything (avtb_now) */
+    bool hung;         /* the guest stopped answering: no poweroff request */
+    bool libvirt_gone; /* libvirtd did not come back: do not wait for it twice */
     size_t results;
     char *reasons[MAX_REASONS];
     size_t nreasons;
@@ -121,9 +133,16 @@ static void add_reason(run *r, const char *fmt, ...)
 
 static void phase_begin(run *r, const char *name)
 {
+    char point[48];
+
     r->phase = name;
     r->phase_start = avtb_now();
     avtb_info("%s: %s", r->s->name, name);
+    /* The fault suite holds a short phase open to signal avtb inside it. */
+    snprintf(point, sizeof(point), "stall-%s", name);
+    if (avtb_fault(point))
+        for (int waited = 0; waited < STALL_MS && avtb_signals_pending() == 0; waited += 50)
+            poll(NULL, 0, 50);
 }
 
 static void phase_end(run *r)
@@ -351,10 +370,27 @@ static void stop_collectors(run *r)
     }
 }
 
+/* A collector whose process died ends the dwell: what follows would go unrecorded. */
+static avtb_err check_collectors(run *r, avtb_error *err)
+{
+    for (size_t i = 0; avtb_collectors[i] != NULL && i < MAX_COLLECTORS; i++) {
+        avtb_error cerr = {0};
+
+        if (r->cstarted[i] && avtb_collectors[i]->alive != NULL &&
+            !avtb_collectors[i]->alive(r->cstate[i], &cerr))
+            return avtb_error_set(err, AVTB_ERR_CHILD,
+                                  "the %s collector died %.1f s into the dwell (%s); what the "
+                                  "guest did from then on is not recorded",
+                                  avtb_collectors[i]->name, avtb_now() - r->hello_at, cerr.msg);
+    }
+    return AVTB_OK;
+}
+
 static void on_agent_msg(void *ctx, const char *type, json_t *msg)
 {
     run *r = ctx;
 
+    r->last_alive = avtb_now();
     if (strcmp(type, "hello") == 0 && !r->hello) {
         r->hello = true;
         r->hello_at = avtb_now();
@@ -506,10 +542,76 @@ static avtb_err boot(run *r, avtb_error *err)
             return avtb_error_set(err, AVTB_ERR_CHILD,
                                   "the agent channel closed before hello; see %s", r->console);
         if (!avtb_vdom_running(r->dom))
-            return avtb_error_set(err, AVTB_ERR_CHILD, "the guest stopped during boot; see %s",
-                                  r->console);
+            return !avtb_virt_alive(r->virt)
+                       ? avtb_error_set(err, AVTB_ERR_LIBVIRT,
+                                        "lost the connection to libvirtd at %s during boot",
+                                        avtb_virt_uri(r->virt))
+                       : avtb_error_set(err, AVTB_ERR_CHILD,
+                                        "the guest stopped during boot; see %s", r->console);
     }
     return AVTB_OK;
+}
+
+/*
+ * The guest kernel's last words in console.log ("Kernel panic - not syncing:
+ * ..."), as printable text into out; empty when there are none. The console
+ * is the guest's: the line is cut and every unprintable byte replaced.
+ */
+static void console_panic(run *r, char *out, size_t len)
+{
+    static const char *const marks[] = {"Kernel panic", "BUG: ", "Oops"};
+    uint8_t *buf = NULL;
+    size_t n = 0, o = 0;
+    const char *hit = NULL;
+    avtb_error err = {0};
+
+    out[0] = '\0';
+    if (avtb_read_file_tail(r->console, 1u << 18, &buf, &n, &err) != AVTB_OK)
+        return;
+    for (size_t m = 0; m < sizeof(marks) / sizeof(marks[0]) && hit == NULL; m++)
+        hit = memmem(buf, n, marks[m], strlen(marks[m]));
+    for (const char *p = hit; p != NULL && p < (const char *)buf + n && *p != '\n' && *p != '\r' &&
+                              o + 1 < len && o < 160;
+         p++)
+        out[o++] = *p >= 0x20 && *p < 0x7f ? *p : '?';
+    out[o] = '\0';
+    free(buf);
+}
+
+/* The guest counts as hung after HANG_TIMEOUT_S without a word from its agent. */
+static avtb_err check_alive(run *r, avtb_error *err)
+{
+    char last[176];
+    double quiet = avtb_now() - r->last_alive;
+
+    if (!r->hello || quiet < HANG_TIMEOUT_S)
+        return AVTB_OK;
+    r->hung = true;
+    console_panic(r, last, sizeof(last));
+    return avtb_error_set(err, AVTB_ERR_TIMEOUT,
+                          "the guest stopped responding %.1f s into the dwell: no word from its "
+                          "agent for %.0f s%s%s; see %s",
+                          r->last_alive - r->hello_at, quiet,
+                          last[0] ? "; its console says: " : "", last, r->console);
+}
+
+/* A guest that flooded a channel past the transcript's limits: what was left out. */
+static void note_floods(run *r)
+{
+    const struct {
+        avtb_agent *chan;
+        const char *what, *file;
+    } chans[] = {{r->agent, "agent", "agent.jsonl"}, {r->fa_chan, "file-access", "file-access.jsonl"}};
+
+    for (size_t i = 0; i < sizeof(chans) / sizeof(chans[0]); i++) {
+        uint64_t n = chans[i].chan ? avtb_agent_unrecorded(chans[i].chan) : 0;
+
+        if (n > 0)
+            add_reason(r, "the guest flooded the %s channel: %llu lines (%llu anomalies in all) "
+                          "are not in %s, which stops at its size limit",
+                       chans[i].what, (unsigned long long)n,
+                       (unsigned long long)avtb_agent_anomalies(chans[i].chan), chans[i].file);
+    }
 }
 
 /* Runs the scenario timeline from the agent's hello until the dwell ends. */
@@ -545,15 +647,62 @@ static avtb_err dwell(run *r, avtb_error *err)
         if (wake - now > 1.0)
             wake = now + 1.0;
         pump_agent(r, (int)((wake - now) * 1000) + 1);
-        if (!avtb_vdom_running(r->dom))
+        if (!avtb_vdom_running(r->dom)) {
+            char last[176];
+
+            /* The failed call is what tells the client that libvirtd is gone. */
+            if (!avtb_virt_alive(r->virt))
+                return avtb_error_set(err, AVTB_ERR_LIBVIRT,
+                                      "lost the connection to libvirtd at %s %.1f s into the dwell",
+                                      avtb_virt_uri(r->virt), avtb_now() - r->hello_at);
+
+            /* The console reaches its file through virtlogd: its last lines may lag
+             * the guest's end by a moment. */
+            for (int i = 0; i < 10; i++) {
+                console_panic(r, last, sizeof(last));
+                if (last[0] != '\0')
+                    break;
+                poll(NULL, 0, 200);
+            }
             return avtb_error_set(err, AVTB_ERR_CHILD,
-                                  "the guest stopped %.1f s into the dwell; see %s",
-                                  avtb_now() - r->hello_at, r->console);
+                                  "the guest stopped %.1f s into the dwell%s%s; see %s",
+                                  avtb_now() - r->hello_at, last[0] ? ": its console says: " : "",
+                                  last, r->console);
+        }
+        if (check_alive(r, err) != AVTB_OK)
+            return AVTB_ERR_TIMEOUT;
+        if (check_collectors(r, err) != AVTB_OK)
+            return AVTB_ERR_CHILD;
     }
     if (r->results < s->ntriggers)
         avtb_warn("%s: %zu of %zu triggered commands were still running when the dwell ended",
                   s->name, s->ntriggers - r->results, s->ntriggers);
     return AVTB_OK;
+}
+
+/*
+ * libvirtd went away (killed, crashed): waits for its supervisor to start it
+ * again, which takes the run's QEMU over, so the domain and network can be
+ * destroyed. If it does not come back, the run's QEMU is killed directly.
+ */
+static void regain_libvirt(run *r)
+{
+    avtb_error err = {0};
+
+    if (r->virt == NULL || r->libvirt_gone || avtb_virt_alive(r->virt))
+        return;
+    avtb_warn("%s: libvirtd at %s is gone; waiting up to %d s for it to come back", r->s->name,
+              avtb_virt_uri(r->virt), LIBVIRT_RETURN_MS / 1000);
+    if (avtb_virt_reconnect(r->virt, LIBVIRT_RETURN_MS, &err) == AVTB_OK)
+        return;
+    r->libvirt_gone = true;
+    add_reason(r, "%s", err.msg);
+    if (r->dom != NULL && avtb_vdom_kill_orphan(avtb_vdom_name(r->dom)) == 0)
+        add_reason(r, "domain %s: found no QEMU process to kill", avtb_vdom_name(r->dom));
+    if (r->net != NULL)
+        add_reason(r, "network %s (bridge %s) is left to libvirtd: 'virsh net-destroy %s' "
+                      "once it runs again",
+                   avtb_vnet_name(r->net), avtb_vnet_bridge(r->net), avtb_vnet_name(r->net));
 }
 
 /* Asks the guest to power off so its disk is consistent; forces it after a limit. */
@@ -564,12 +713,14 @@ static void stop_guest(run *r)
 
     if (r->dom == NULL)
         return;
-    if (r->agent_fd >= 0 && avtb_vdom_running(r->dom) &&
+    regain_libvirt(r);
+    /* A hung guest cannot answer; asking would only wait out the limit. */
+    if (!r->hung && r->agent_fd >= 0 && avtb_vdom_running(r->dom) &&
         avtb_agent_send(r->agent, r->agent_fd, "poweroff", &err) == AVTB_OK) {
         while (avtb_vdom_running(r->dom) && avtb_now() < deadline && avtb_signals_pending() == 0)
             pump_agent(r, 250);
     }
-    if (avtb_vdom_running(r->dom) && avtb_signals_pending() == 0)
+    if (!r->hung && avtb_vdom_running(r->dom) && avtb_signals_pending() == 0)
         avtb_warn("%s: the guest did not power off; destroying it", r->s->name);
     if (avtb_vdom_destroy(r->dom, &err) != AVTB_OK)
         add_reason(r, "%s", err.msg);
@@ -591,6 +742,7 @@ static void run_teardown(run *r)
         close(r->fa_fd);
     r->fa_fd = -1;
     stop_collectors(r);
+    regain_libvirt(r);
     if (r->nft) {
         char *path = avtb_path_join(r->evdir, "netfilter.json");
 
@@ -1294,6 +1446,7 @@ int avtb_run_finish(avtb_run_state *r)
     run_teardown(r);
     (void)interrupted(r); /* a signal during the teardown, which goes on regardless */
     phase_end(r);
+    note_floods(r);
     code = conclude(r);
     free_run(r);
     free(r);
