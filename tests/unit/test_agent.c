@@ -100,6 +100,54 @@ START_TEST(transcript_records_messages_and_anomalies)
 }
 END_TEST
 
+/* Lines in a memstream transcript. */
+static size_t lines(const char *buf, size_t len)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < len; i++)
+        n += buf[i] == '\n';
+    return n;
+}
+
+START_TEST(a_flood_of_anomalies_is_counted_not_recorded)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    counts c = {0};
+    avtb_agent *a = avtb_agent_new(fp, on_msg, &c);
+
+    for (int i = 0; i < 5000; i++)
+        feed(a, "this is not JSON\n");
+    feed(a, "{\"type\":\"heartbeat\"}\n");
+    fflush(fp);
+    ck_assert_uint_eq(avtb_agent_anomalies(a), 5000);
+    ck_assert_uint_eq(avtb_agent_unrecorded(a), 4000);
+    /* The first 1000 anomalies and the message after them: the channel still works. */
+    ck_assert_uint_eq(lines(buf, len), 1001);
+    ck_assert_int_eq(c.heartbeat, 1);
+    avtb_agent_free(a);
+    fclose(fp);
+    free(buf);
+}
+END_TEST
+
+START_TEST(a_quiet_channel_leaves_nothing_unrecorded)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    avtb_agent *a = avtb_agent_new(fp, NULL, NULL);
+
+    feed(a, "{\"type\":\"hello\"}\nnot json\n");
+    ck_assert_uint_eq(avtb_agent_unrecorded(a), 0);
+    avtb_agent_free(a);
+    fclose(fp);
+    free(buf);
+}
+END_TEST
+
 static Suite *agent_suite(void)
 {
     Suite *s = suite_create("agent");
@@ -109,6 +157,8 @@ static Suite *agent_suite(void)
     tcase_add_test(t, garbage_becomes_anomalies);
     tcase_add_test(t, overlong_line_is_cut_and_stream_recovers);
     tcase_add_test(t, transcript_records_messages_and_anomalies);
+    tcase_add_test(t, a_flood_of_anomalies_is_counted_not_recorded);
+    tcase_add_test(t, a_quiet_channel_leaves_nothing_unrecorded);
     suite_add_tcase(s, t);
     return s;
 }
