@@ -16,13 +16,9 @@
 #include <sys/resource.h>
 #include <zlib.h>
 #include <zstd.h>
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#else
-#define RUNNING_ON_VALGRIND 0
-#endif
 
 #include "collectors/transform.h"
+#include "memcheck.h"
 
 #define TOKEN "AVTBQ3XK7PZL2M4NRJ5WTY"
 /* Views longer than this are recorded by length and an all-zero flag only. */
