@@ -26,7 +26,14 @@
 #include <unistd.h>
 
 #include "common/faults.h"
+#include "common/log.h"
 #include "common/util.h"
+
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
 
 #define UNPRIVILEGED_ID 65534 /* nobody/nogroup on Debian */
 #define REAP_MS         10000 /* a child that closed its pipe is about to exit */
@@ -149,7 +156,12 @@ static int add_rules(scmp_filter_ctx ctx, unsigned flags, const char **failed)
     for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
         rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, denied[i], 0);
         if (rc != 0) {
-            *failed = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, denied[i]);
+            static char name[32];
+            char *resolved = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, denied[i]);
+
+            snprintf(name, sizeof(name), "%s", resolved ? resolved : "?");
+            free(resolved); /* libseccomp's own copy */
+            *failed = name;
             return rc;
         }
     }
@@ -180,6 +192,12 @@ static int add_rules(scmp_filter_ctx ctx, unsigned flags, const char **failed)
 
 static avtb_err load_filter(const char *what, unsigned flags, avtb_error *err)
 {
+    /* Valgrind (3.19) implements neither seccomp(2) nor its prctl: the memcheck
+     * pass over the unit suites runs the confined code without the filter. */
+    if (RUNNING_ON_VALGRIND) {
+        avtb_warn("%s: running under Valgrind, which has no seccomp: no filter", what);
+        return AVTB_OK;
+    }
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     const char *failed = "seccomp_init";
     avtb_err r = AVTB_ERR_INTERNAL;
