@@ -17,11 +17,15 @@
 #include "collectors/evidence.h"
 #include "common/diag.h"
 #include "common/error.h"
+#include "common/sandbox.h"
 #include "common/util.h"
 #include "orchestrator/cli.h"
 #include "reports/bundle.h"
 #include "reports/verdict.h"
 #include "scenarios/scenario.h"
+
+/* The confined re-analysis's object: counts, a verdict and the problems it found. */
+#define REANALYSIS_RESULT_MAX (64u << 20)
 
 typedef struct reanalysis {
     const char *dir;
@@ -30,7 +34,7 @@ typedef struct reanalysis {
     char *note;      /* why a part could not be done (not a mismatch) */
     size_t nderived; /* findings the evidence gives */
     size_t nreported;
-    const char *verdict_name;
+    char *verdict_name;
     double seconds;
     avtb_bundle_check p; /* its problems, merged into the bundle's after */
 } reanalysis;
@@ -155,7 +159,7 @@ out:
 
 static void compare_verdict(reanalysis *x, const avtb_findings *findings, json_t *report)
 {
-    char *path = avtb_path_join(x->dir, "scenario.yaml");
+    char *path = strdup("scenario.yaml"); /* in the confined child: the evidence directory */
     avtb_diags *diags = avtb_diags_new();
     avtb_scenario *s = NULL;
     avtb_expect_result *results = NULL;
@@ -186,9 +190,10 @@ static void compare_verdict(reanalysis *x, const avtb_findings *findings, json_t
     if (results == NULL)
         goto out;
     v = avtb_verdict_decide(s, findings, json_is_true(complete), results);
-    x->verdict_name = avtb_verdict_name(v);
+    free(x->verdict_name);
+    x->verdict_name = strdup(avtb_verdict_name(v));
     x->verdict = true;
-    if (said == NULL || strcmp(said, x->verdict_name) != 0)
+    if (said == NULL || x->verdict_name == NULL || strcmp(said, x->verdict_name) != 0)
         avtb_bundle_check_add(&x->p, "report.json", "the verdict is %s, but the evidence gives %s",
                               str_or(said, "none"), x->verdict_name);
     exps = json_object_get(report, "expectations");
@@ -214,19 +219,17 @@ out:
     free(path);
 }
 
-/* The re-analysis: runs while the files hash (avtb_bundle_verify_opts.concurrent). */
-static void reanalyse(void *arg)
+/* The re-analysis proper, in the confined child whose directory is x->dir. */
+static void reanalyse_here(reanalysis *x)
 {
-    reanalysis *x = arg;
-    double t0 = now_s();
     avtb_error err = {0};
     avtb_canaries *c = avtb_canaries_new();
     avtb_patterns *p = NULL;
     avtb_analyze_opts opts;
     avtb_analysis a = {0};
     json_error_t jerr;
-    char *rp = avtb_path_join(x->dir, "report.json");
-    char *tp = avtb_path_join(x->dir, "tokens.json");
+    char *rp = strdup("report.json");
+    char *tp = strdup("tokens.json");
     json_t *report = NULL;
 
     if (c == NULL || rp == NULL || tp == NULL) {
@@ -246,7 +249,7 @@ static void reanalyse(void *arg)
         goto out;
     }
     avtb_analyze_opts_default(&opts);
-    if (avtb_evidence_analyze(x->dir, p, avtb_canaries_token_docs(c), &opts, &a, &err) != AVTB_OK) {
+    if (avtb_evidence_analyze(".", p, avtb_canaries_token_docs(c), &opts, &a, &err) != AVTB_OK) {
         avtb_bundle_check_add(&x->p, "capture.pcapng", "the findings cannot be re-derived: %s",
                               err.msg);
         goto out;
@@ -255,13 +258,103 @@ static void reanalyse(void *arg)
     compare_findings(x, &a.findings, json_object_get(report, "findings"));
     compare_verdict(x, &a.findings, report);
 out:
-    x->seconds = now_s() - t0;
     json_decref(report);
     avtb_analysis_clear(&a);
     avtb_patterns_free(p);
     avtb_canaries_free(c);
     free(rp);
     free(tp);
+}
+
+/* What the confined child found, as one JSON object for avtb. */
+static avtb_err reanalysis_child(void *arg, avtb_buf *out, avtb_error *err)
+{
+    reanalysis *x = arg;
+    json_t *o, *problems = json_array();
+    char *text;
+
+    reanalyse_here(x);
+    for (size_t i = 0; problems != NULL && i < x->p.nproblems; i++)
+        json_array_append_new(problems,
+                              json_pack("[s,s]", x->p.problems[i].file, x->p.problems[i].what));
+    o = json_pack("{s:b, s:b, s:I, s:I, s:s*, s:s*, s:o?}", "derived", x->derived, "verdict",
+                  x->verdict, "nderived", (json_int_t)x->nderived, "nreported",
+                  (json_int_t)x->nreported, "verdict_name", x->verdict_name, "note", x->note,
+                  "problems", problems);
+    text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (text == NULL)
+        return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
+    avtb_buf_str(out, text);
+    free(text);
+    return AVTB_OK;
+}
+
+/* Takes the child's object into x; false when it is not what the child sends. */
+static bool take_reanalysis(reanalysis *x, const char *text, size_t len)
+{
+    json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL), *pr, *v;
+    const char *verdict = NULL, *note = NULL;
+    int derived = 0, compared = 0;
+    json_int_t nderived = 0, nreported = 0;
+    size_t i;
+
+    if (o == NULL || json_unpack(o, "{s:b, s:b, s:I, s:I, s?s, s?s, s:o}", "derived", &derived,
+                                 "verdict", &compared, "nderived", &nderived, "nreported",
+                                 &nreported, "verdict_name", &verdict, "note", &note, "problems",
+                                 &pr) != 0 ||
+        !json_is_array(pr) || nderived < 0 || nreported < 0) {
+        json_decref(o);
+        return false;
+    }
+    x->derived = derived;
+    x->verdict = compared;
+    x->nderived = (size_t)nderived;
+    x->nreported = (size_t)nreported;
+    x->verdict_name = verdict ? strdup(verdict) : NULL;
+    x->note = note ? strdup(note) : NULL;
+    if (x->note != NULL)
+        avtb_confined_text(x->note, strlen(x->note), false);
+    json_array_foreach(pr, i, v)
+    {
+        const char *file = json_string_value(json_array_get(v, 0));
+        const char *what = json_string_value(json_array_get(v, 1));
+
+        /* The problems quote the bundle's own text: printable only on the terminal. */
+        if (file != NULL && what != NULL)
+            avtb_bundle_check_add(&x->p, file, "%s", what);
+    }
+    for (size_t k = 0; k < x->p.nproblems; k++) {
+        avtb_confined_text(x->p.problems[k].file, strlen(x->p.problems[k].file), false);
+        avtb_confined_text(x->p.problems[k].what, strlen(x->p.problems[k].what), false);
+    }
+    json_decref(o);
+    return true;
+}
+
+/*
+ * The re-analysis: runs while the files hash (avtb_bundle_verify_opts.concurrent),
+ * in a confined child (orchestrator/PRIVSEP.md): a bundle to verify may come
+ * from another lab, and every byte of its capture is a guest's.
+ */
+static void reanalyse(void *arg)
+{
+    reanalysis *x = arg;
+    double t0 = now_s();
+    avtb_error err = {0};
+    char *text = NULL;
+    size_t len = 0;
+
+    if (avtb_confined_call("analysis", x->dir, reanalysis_child, x, REANALYSIS_RESULT_MAX, 0,
+                           &text, &len, &err) != AVTB_OK)
+        avtb_bundle_check_add(&x->p, "capture.pcapng", "the findings cannot be re-derived: %s",
+                              err.msg);
+    else if (!take_reanalysis(x, text, len))
+        avtb_bundle_check_add(&x->p, "capture.pcapng",
+                              "the findings cannot be re-derived: the analysis process sent "
+                              "something else than its result");
+    free(text);
+    x->seconds = now_s() - t0;
 }
 
 static double mib_per_s(uint64_t bytes, double s)
@@ -412,6 +505,7 @@ out:
     avtb_bundle_check_clear(&chk);
     avtb_bundle_check_clear(&x.p);
     free(x.note);
+    free(x.verdict_name);
     return code;
 }
 
