@@ -388,36 +388,49 @@ avtb_err avtb_confined_call(const char *what, const char *dir, avtb_confined_fn 
     return avtb_confined_call_stoppable(what, dir, fn, arg, max, timeout_ms, NULL, out, len, err);
 }
 
-avtb_err avtb_confined_call_stoppable(const char *what, const char *dir, avtb_confined_fn fn,
-                                      void *arg, size_t max, unsigned timeout_ms,
-                                      bool (*stop)(void), char **out, size_t *len,
-                                      avtb_error *err)
+avtb_err avtb_confined_start(const char *what, const char *dir, avtb_confined_fn fn, void *arg,
+                             avtb_confined *c, avtb_error *err)
+{
+    int fds[2] = {-1, -1};
+    pid_t parent = getpid();
+
+    c->what = what;
+    c->pid = -1;
+    c->fd = -1;
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return avtb_error_errno(err, AVTB_ERR_IO, errno, "%s process: pipe", what);
+    fflush(NULL); /* or buffered output would be written twice */
+    c->pid = fork();
+    if (c->pid < 0) {
+        avtb_err r = avtb_error_errno(err, AVTB_ERR_CHILD, errno, "%s process: fork", what);
+
+        close(fds[0]);
+        close(fds[1]);
+        return r;
+    }
+    if (c->pid == 0) {
+        close(fds[0]);
+        confined_child(what, dir, fn, arg, parent, fds[1]);
+    }
+    close(fds[1]);
+    c->fd = fds[0];
+    return AVTB_OK;
+}
+
+avtb_err avtb_confined_finish(avtb_confined *c, size_t max, unsigned timeout_ms,
+                              bool (*stop)(void), char **out, size_t *len, avtb_error *err)
 {
     struct timespec deadline = {0, 0};
-    avtb_err r = AVTB_ERR_INTERNAL;
-    int fds[2] = {-1, -1}, status = 0;
-    pid_t parent = getpid(), pid = -1;
+    const char *what = c->what;
+    avtb_err r;
+    int status = 0;
     avtb_buf b = {0};
     char why[160];
 
     *out = NULL;
     *len = 0;
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-        r = avtb_error_errno(err, AVTB_ERR_IO, errno, "%s process: pipe", what);
-        goto out;
-    }
-    fflush(NULL); /* or buffered output would be written twice */
-    pid = fork();
-    if (pid < 0) {
-        r = avtb_error_errno(err, AVTB_ERR_CHILD, errno, "%s process: fork", what);
-        goto out;
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        confined_child(what, dir, fn, arg, parent, fds[1]);
-    }
-    close(fds[1]);
-    fds[1] = -1;
+    if (c->pid <= 0)
+        return avtb_error_set(err, AVTB_ERR_INTERNAL, "%s process: not started", what);
     if (timeout_ms > 0) {
         clock_gettime(CLOCK_MONOTONIC, &deadline);
         deadline.tv_sec += timeout_ms / 1000;
@@ -427,17 +440,14 @@ avtb_err avtb_confined_call_stoppable(const char *what, const char *dir, avtb_co
             deadline.tv_nsec -= 1000000000L;
         }
     }
-    r = read_reply(what, fds[0], max, &deadline, stop, &b, err);
-    if (r != AVTB_OK || avtb_wait_bounded(pid, REAP_MS, &status) != 1) {
-        kill(pid, SIGKILL);
-        (void)avtb_wait_bounded(pid, REAP_MS, &status);
-        pid = -1;
+    r = read_reply(what, c->fd, max, &deadline, stop, &b, err);
+    if (r != AVTB_OK || avtb_wait_bounded(c->pid, REAP_MS, &status) != 1) {
         if (r == AVTB_OK)
             r = avtb_error_set(err, AVTB_ERR_TIMEOUT,
                                "%s process: did not exit after its result; killed it", what);
         goto out;
     }
-    pid = -1;
+    c->pid = -1;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || b.len == 0) {
         avtb_wait_status_text(status, why, sizeof(why));
         r = avtb_error_set(err, AVTB_ERR_CHILD, "%s process %s%s", what, why,
@@ -457,14 +467,35 @@ avtb_err avtb_confined_call_stoppable(const char *what, const char *dir, avtb_co
     b.p = NULL; /* transferred */
     r = AVTB_OK;
 out:
-    if (pid > 0) {
-        kill(pid, SIGKILL);
-        (void)avtb_wait_bounded(pid, REAP_MS, &status);
-    }
+    avtb_confined_abandon(c);
     avtb_buf_free(&b);
-    if (fds[0] >= 0)
-        close(fds[0]);
-    if (fds[1] >= 0)
-        close(fds[1]);
     return r;
+}
+
+void avtb_confined_abandon(avtb_confined *c)
+{
+    int status;
+
+    if (c->pid > 0) {
+        kill(c->pid, SIGKILL);
+        (void)avtb_wait_bounded(c->pid, REAP_MS, &status);
+    }
+    c->pid = -1;
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+avtb_err avtb_confined_call_stoppable(const char *what, const char *dir, avtb_confined_fn fn,
+                                      void *arg, size_t max, unsigned timeout_ms,
+                                      bool (*stop)(void), char **out, size_t *len,
+                                      avtb_error *err)
+{
+    avtb_confined c;
+    avtb_err r;
+
+    *out = NULL;
+    *len = 0;
+    r = avtb_confined_start(what, dir, fn, arg, &c, err);
+    return r != AVTB_OK ? r : avtb_confined_finish(&c, max, timeout_ms, stop, out, len, err);
 }

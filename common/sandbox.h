@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "common/buf.h"
 #include "common/error.h"
@@ -84,6 +85,26 @@ avtb_err avtb_confined_call_stoppable(const char *what, const char *dir, avtb_co
                                       void *arg, size_t max, unsigned timeout_ms,
                                       bool (*stop)(void), char **out, size_t *len,
                                       avtb_error *err) AVTB_WUR;
+
+/*
+ * The same in two steps, for a caller that starts threads meanwhile: fork
+ * only while single-threaded (a lock another thread holds at fork() stays
+ * locked in the child for good: ASan's allocator deadlocked so). start
+ * forks; finish reads, reaps and releases (whatever it returns); abandon
+ * kills and releases a child that will not be finished.
+ */
+typedef struct avtb_confined {
+    const char *what;
+    pid_t pid;
+    int fd;
+} avtb_confined;
+
+avtb_err avtb_confined_start(const char *what, const char *dir, avtb_confined_fn fn, void *arg,
+                             avtb_confined *c, avtb_error *err) AVTB_WUR;
+avtb_err avtb_confined_finish(avtb_confined *c, size_t max, unsigned timeout_ms,
+                              bool (*stop)(void), char **out, size_t *len,
+                              avtb_error *err) AVTB_WUR;
+void avtb_confined_abandon(avtb_confined *c);
 
 /*
  * Makes text from a confined process safe for a terminal or a log: control

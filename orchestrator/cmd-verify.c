@@ -26,6 +26,7 @@
 
 /* The confined re-analysis's object: counts, a verdict and the problems it found. */
 #define REANALYSIS_RESULT_MAX (64u << 20)
+#define REANALYSIS_TIMEOUT_MS (3600u * 1000)
 
 typedef struct reanalysis {
     const char *dir;
@@ -37,6 +38,9 @@ typedef struct reanalysis {
     char *verdict_name;
     double seconds;
     avtb_bundle_check p; /* its problems, merged into the bundle's after */
+    avtb_confined child; /* started before the hashing threads, read by reanalyse() */
+    avtb_error start_err;
+    bool started;
 } reanalysis;
 
 static double now_s(void)
@@ -345,14 +349,22 @@ static void reanalyse(void *arg)
     char *text = NULL;
     size_t len = 0;
 
-    if (avtb_confined_call("analysis", x->dir, reanalysis_child, x, REANALYSIS_RESULT_MAX, 0,
-                           &text, &len, &err) != AVTB_OK)
+    if (x->started) {
+        avtb_err e;
+
+        x->started = false; /* finish releases the child whatever it returns */
+        e = avtb_confined_finish(&x->child, REANALYSIS_RESULT_MAX, REANALYSIS_TIMEOUT_MS, NULL,
+                                 &text, &len, &err);
+        if (e == AVTB_OK && !take_reanalysis(x, text, len))
+            e = avtb_error_set(&err, AVTB_ERR_CHILD,
+                               "the analysis process sent something else than its result");
+        if (e != AVTB_OK)
+            avtb_bundle_check_add(&x->p, "capture.pcapng",
+                                  "the findings cannot be re-derived: %s", err.msg);
+    } else {
         avtb_bundle_check_add(&x->p, "capture.pcapng", "the findings cannot be re-derived: %s",
-                              err.msg);
-    else if (!take_reanalysis(x, text, len))
-        avtb_bundle_check_add(&x->p, "capture.pcapng",
-                              "the findings cannot be re-derived: the analysis process sent "
-                              "something else than its result");
+                              x->start_err.msg);
+    }
     free(text);
     x->seconds = now_s() - t0;
 }
@@ -485,10 +497,15 @@ static int verify_main(int argc, char **argv)
     dir = argv[optind];
     x.dir = dir;
     if (re) {
+        /* Forked now, while avtb is single-threaded: the hashing threads come next. */
+        x.started = avtb_confined_start("analysis", dir, reanalysis_child, &x, &x.child,
+                                        &x.start_err) == AVTB_OK;
         vo.concurrent = reanalyse;
         vo.arg = &x;
     }
     r = avtb_bundle_verify(dir, &vo, &chk, &err);
+    if (x.started) /* the verification stopped before it asked for the result */
+        avtb_confined_abandon(&x.child);
     if (r != AVTB_OK) {
         fprintf(stderr, "avtb verify: %s\n", err.msg[0] ? err.msg : avtb_err_name(r));
         code = r == AVTB_ERR_USAGE ? AVTB_EXIT_USAGE : AVTB_EXIT_INFRA;
