@@ -587,6 +587,31 @@ int avtb_yaml_bool(avtb_yaml *y, yaml_node_t *n, const char *what, bool *out)
     return -1;
 }
 
+int avtb_yaml_mode(avtb_yaml *y, yaml_node_t *n, const char *on, const char *example, unsigned *out)
+{
+    const char *s = avtb_yaml_scalar(y, n, "mode");
+    size_t len;
+    unsigned long mode;
+
+    if (s == NULL)
+        return -1;
+    len = strlen(s);
+    if (len < 3 || len > 4 || strspn(s, "01234567") != len) {
+        avtb_yaml_diag(y, n, "mode '%s' must be octal permission bits such as \"%s\"", s, example);
+        return -1;
+    }
+    mode = strtoul(s, NULL, 8);
+    if (mode > 0777) {
+        avtb_yaml_diag(y, n,
+                       "mode '%s': setuid, setgid and sticky bits are not allowed on %s; use "
+                       "permission bits such as \"%s\"",
+                       s, on, example);
+        return -1;
+    }
+    *out = (unsigned)mode;
+    return 0;
+}
+
 int avtb_parse_duration(const char *s, uint64_t *out_ms)
 {
     static const struct {

@@ -72,6 +72,14 @@ int avtb_yaml_uint(avtb_yaml *y, yaml_node_t *n, const char *what, uint64_t min,
                    uint64_t *out);
 int avtb_yaml_bool(avtb_yaml *y, yaml_node_t *n, const char *what, bool *out);
 /*
+ * Permission bits as 3 or 4 octal digits ("0644", "755"; quoted, or YAML
+ * reads 0755 as 493). Setuid, setgid and sticky bits are refused; `on` names
+ * what the mode is for ("a document") and example is a good value, both for
+ * the messages.
+ */
+int avtb_yaml_mode(avtb_yaml *y, yaml_node_t *n, const char *on, const char *example,
+                   unsigned *out);
+/*
  * Durations: "90s", "2m", "1m30s", "500ms", "1h". A bare number is refused
  * (a unit must be given). Result in milliseconds, at most max_ms.
  */

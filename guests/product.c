@@ -47,6 +47,20 @@ const char *avtb_guest_path_problem(const char *path)
     return NULL;
 }
 
+int avtb_yaml_guest_path(avtb_yaml *y, yaml_node_t *n, const char *what, char **out)
+{
+    const char *why;
+
+    if (avtb_yaml_string(y, n, what, out) < 0)
+        return -1;
+    why = avtb_guest_path_problem(*out);
+    if (why != NULL) {
+        avtb_yaml_diag(y, n, "%s '%s' %s", what, *out, why);
+        return -1;
+    }
+    return 0;
+}
+
 void avtb_product_free(avtb_product *p)
 {
     if (p == NULL)
@@ -276,38 +290,15 @@ out:
 static int f_dest(avtb_yaml *y, yaml_node_t *v, void *o)
 {
     product_ctx *c = o;
-    const char *why;
 
-    if (avtb_yaml_string(y, v, "dest", &c->file->dest) < 0)
-        return -1;
-    why = avtb_guest_path_problem(c->file->dest);
-    if (why != NULL) {
-        avtb_yaml_diag(y, v, "dest '%s' %s", c->file->dest, why);
-        return -1;
-    }
-    return 0;
+    return avtb_yaml_guest_path(y, v, "dest", &c->file->dest);
 }
 
-/* Modes are octal strings ("0755", "644"); quoting keeps YAML from reading 0755 as 493. */
 static int f_mode(avtb_yaml *y, yaml_node_t *v, void *o)
 {
     product_ctx *c = o;
-    const char *s = avtb_yaml_scalar(y, v, "mode");
-    size_t n;
 
-    if (s == NULL)
-        return -1;
-    n = strlen(s);
-    if (n < 3 || n > 4 || strspn(s, "01234567") != n) {
-        avtb_yaml_diag(y, v, "mode '%s' must be octal permission bits such as \"0755\"", s);
-        return -1;
-    }
-    c->file->mode = (unsigned)strtoul(s, NULL, 8);
-    if (c->file->mode & 07000) {
-        avtb_yaml_diag(y, v, "mode '%s': setuid, setgid and sticky bits are not allowed", s);
-        return -1;
-    }
-    return 0;
+    return avtb_yaml_mode(y, v, "a product file", "0755", &c->file->mode);
 }
 
 static const avtb_yfield file_fields[] = {

@@ -13,6 +13,7 @@
 
 #include "common/diag.h"
 #include "common/error.h"
+#include "common/yamlfile.h"
 
 typedef struct avtb_product_file {
     char *src;     /* absolute host path of the file */
@@ -78,5 +79,11 @@ const char *avtb_product_expected(const avtb_product *p, const char *scenario);
  * AVTB_GUEST_RESERVED. Returns NULL if fine, else a static reason.
  */
 const char *avtb_guest_path_problem(const char *path);
+
+/*
+ * Reads a guest path from YAML node n into *out (caller frees) and checks it
+ * with avtb_guest_path_problem; 0, or -1 with a diagnostic naming `what`.
+ */
+int avtb_yaml_guest_path(avtb_yaml *y, yaml_node_t *n, const char *what, char **out);
 
 #endif

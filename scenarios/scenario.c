@@ -340,40 +340,15 @@ static int d_owner(avtb_yaml *y, yaml_node_t *v, void *o)
 static int d_mode(avtb_yaml *y, yaml_node_t *v, void *o)
 {
     scen_ctx *c = o;
-    const char *s = avtb_yaml_scalar(y, v, "mode");
-    size_t n;
 
-    if (s == NULL)
-        return -1;
-    n = strlen(s);
-    if (n < 3 || n > 4 || strspn(s, "01234567") != n) {
-        avtb_yaml_diag(y, v, "mode '%s' must be octal permission bits such as \"0644\"", s);
-        return -1;
-    }
-    if (strtoul(s, NULL, 8) > 0777) {
-        avtb_yaml_diag(y, v,
-                       "mode '%s': setuid, setgid and sticky bits are not allowed on a "
-                       "document; use permission bits such as \"0644\"",
-                       s);
-        return -1;
-    }
-    c->doc->mode = (unsigned)strtoul(s, NULL, 8);
-    return 0;
+    return avtb_yaml_mode(y, v, "a document", "0644", &c->doc->mode);
 }
 
 static int d_path(avtb_yaml *y, yaml_node_t *v, void *o)
 {
     scen_ctx *c = o;
-    const char *why;
 
-    if (avtb_yaml_string(y, v, "path", &c->doc->path) < 0)
-        return -1;
-    why = avtb_guest_path_problem(c->doc->path);
-    if (why != NULL) {
-        avtb_yaml_diag(y, v, "path '%s' %s", c->doc->path, why);
-        return -1;
-    }
-    return 0;
+    return avtb_yaml_guest_path(y, v, "path", &c->doc->path);
 }
 
 static int d_content(avtb_yaml *y, yaml_node_t *v, void *o)
