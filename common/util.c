@@ -300,8 +300,8 @@ out:
     return r;
 }
 
-avtb_err avtb_spawn(const char *const argv[], unsigned timeout_ms, char **out, int *exit_status,
-                    avtb_error *err)
+static avtb_err spawn(const char *const argv[], unsigned timeout_ms, bool quiet, char **out,
+                      int *exit_status, avtb_error *err)
 {
     avtb_err r = AVTB_ERR_CHILD;
     int pfd[2] = {-1, -1};
@@ -324,10 +324,13 @@ avtb_err avtb_spawn(const char *const argv[], unsigned timeout_ms, char **out, i
         goto out;
     }
     if (pid == 0) {
-        int nul = open("/dev/null", O_RDONLY);
+        int nul = open("/dev/null", O_RDWR);
 
-        if (nul >= 0)
+        if (nul >= 0) {
             dup2(nul, 0);
+            if (quiet)
+                dup2(nul, 2);
+        }
         dup2(pfd[1], 1);
         setpgid(0, 0); /* so a timeout kills the whole helper tree */
         execvp(argv[0], (char *const *)argv);
@@ -413,6 +416,18 @@ out:
     if (pfd[1] >= 0)
         close(pfd[1]);
     return r;
+}
+
+avtb_err avtb_spawn(const char *const argv[], unsigned timeout_ms, char **out, int *exit_status,
+                    avtb_error *err)
+{
+    return spawn(argv, timeout_ms, false, out, exit_status, err);
+}
+
+avtb_err avtb_spawn_quiet(const char *const argv[], unsigned timeout_ms, int *exit_status,
+                          avtb_error *err)
+{
+    return spawn(argv, timeout_ms, true, NULL, exit_status, err);
 }
 
 bool avtb_utc_format(double t, char buf[32])

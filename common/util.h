@@ -47,6 +47,9 @@ avtb_err avtb_sha256_file(const char *path, char out[65], avtb_error *err) AVTB_
  */
 avtb_err avtb_spawn(const char *const argv[], unsigned timeout_ms, char **out, int *exit_status,
                     avtb_error *err) AVTB_WUR;
+/* avtb_spawn for a probe: its output is discarded, stderr included. */
+avtb_err avtb_spawn_quiet(const char *const argv[], unsigned timeout_ms, int *exit_status,
+                          avtb_error *err) AVTB_WUR;
 
 /*
  * Describes a wait status for a message: "exited with status 1", "was killed

@@ -6,7 +6,9 @@
 #include <libvirt/virterror.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,12 +16,135 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/util.h"
+
+/*
+ * libvirt keepalive: the client pings libvirtd every KEEPALIVE_INTERVAL s
+ * without traffic and closes the connection after KEEPALIVE_COUNT pings
+ * without an answer, so a libvirtd that stops answering (stopped,
+ * deadlocked) fails the call under way after about 30 s instead of blocking
+ * avtb forever. libvirtd answers pings from its event loop even while a
+ * long call runs, so a busy libvirtd is not mistaken for a stopped one.
+ */
+#define KEEPALIVE_INTERVAL 5
+#define KEEPALIVE_COUNT    5
+/* How long a libvirtd that is back gets to answer the reconnection probe. */
+#define PROBE_TIMEOUT_MS 5000
 
 struct avtb_virt {
     virConnectPtr conn;
     char *uri;
-    unsigned generation; /* bumped by every reconnection */
+    unsigned generation;     /* bumped by every reconnection */
+    atomic_int close_reason; /* 1 + VIR_CONNECT_CLOSE_REASON_*, 0 while open */
+    bool keepalive;          /* the connection has it (qemu:// does; test:// has not) */
 };
+
+/*
+ * libvirt's event loop, which keepalive needs: one thread per process,
+ * running while any connection is open. It blocks every signal, so SIGINT
+ * and SIGTERM still reach (and interrupt) the main thread. Children forked
+ * while it runs never call libvirt (collectors, the confined analysis,
+ * helpers that exec), so the locks it may hold at a fork do not matter.
+ */
+static struct {
+    pthread_mutex_t lock;
+    pthread_t thread;
+    unsigned users;
+    bool registered;
+    atomic_bool quit;
+} loop = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void *loop_main(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&loop.quit))
+        if (virEventRunDefaultImpl() < 0)
+            break;
+    return NULL;
+}
+
+static void loop_wake(int timer, void *opaque)
+{
+    (void)timer;
+    (void)opaque;
+}
+
+/* True if the event loop runs (it is not fatal if it cannot: no keepalive). */
+static bool loop_hold(void)
+{
+    sigset_t all, old;
+    bool ok = true;
+
+    pthread_mutex_lock(&loop.lock);
+    if (loop.users == 0) {
+        if (!loop.registered && virEventRegisterDefaultImpl() < 0) {
+            ok = false;
+            goto out;
+        }
+        loop.registered = true;
+        atomic_store(&loop.quit, false);
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        ok = pthread_create(&loop.thread, NULL, loop_main, NULL) == 0;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (!ok)
+            goto out;
+    }
+    loop.users++;
+out:
+    pthread_mutex_unlock(&loop.lock);
+    return ok;
+}
+
+static void loop_release(void)
+{
+    int timer;
+
+    pthread_mutex_lock(&loop.lock);
+    if (loop.users > 0 && --loop.users == 0) {
+        atomic_store(&loop.quit, true);
+        /* An immediate timer wakes virEventRunDefaultImpl, as virsh does. */
+        timer = virEventAddTimeout(0, loop_wake, NULL, NULL);
+        pthread_join(loop.thread, NULL);
+        if (timer >= 0)
+            virEventRemoveTimeout(timer);
+    }
+    pthread_mutex_unlock(&loop.lock);
+}
+
+static void on_close(virConnectPtr conn, int reason, void *opaque)
+{
+    avtb_virt *v = opaque;
+
+    (void)conn;
+    atomic_store(&v->close_reason, reason + 1);
+}
+
+/* Opens v->uri with keepalive and the close callback; false if it cannot connect. */
+static bool connect_to(avtb_virt *v)
+{
+    v->conn = virConnectOpen(v->uri);
+    if (v->conn == NULL)
+        return false;
+    atomic_store(&v->close_reason, 0);
+    if (virConnectRegisterCloseCallback(v->conn, on_close, v, NULL) < 0)
+        avtb_debug("libvirt at %s: no close callback: %s", v->uri, virGetLastErrorMessage());
+    /* 1: the daemon is too old for keepalive; -1: not a remote driver (test://). */
+    v->keepalive = virConnectSetKeepAlive(v->conn, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT) == 0;
+    if (!v->keepalive)
+        avtb_debug("libvirt at %s: no keepalive: a libvirtd that stops answering will block avtb",
+                   v->uri);
+    return true;
+}
+
+static void disconnect(avtb_virt *v)
+{
+    if (v->conn == NULL)
+        return;
+    virConnectUnregisterCloseCallback(v->conn, on_close);
+    virConnectClose(v->conn);
+    v->conn = NULL;
+}
 
 /* Domains and networks hold their name and connection generation: after
  * libvirtd came back, their handles are stale and they are looked up anew. */
@@ -63,12 +188,14 @@ avtb_err avtb_virt_open(const char *uri, avtb_virt **out, avtb_error *err)
         free(v);
         return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
     }
-    v->conn = virConnectOpen(uri);
-    if (v->conn == NULL) {
+    if (!loop_hold())
+        avtb_warn("no libvirt event loop: a libvirtd that stops answering will block avtb");
+    if (!connect_to(v)) {
         avtb_error_set(err, AVTB_ERR_LIBVIRT,
                        "cannot connect to libvirt at %s: %s; start a private libvirtd with "
                        "'orchestrator/scripts/avtb-sandbox run -- avtb ...' or pass --connect URI",
                        uri, virGetLastErrorMessage());
+        loop_release();
         free(v->uri);
         free(v);
         return AVTB_ERR_LIBVIRT;
@@ -81,8 +208,8 @@ void avtb_virt_close(avtb_virt *v)
 {
     if (v == NULL)
         return;
-    if (v->conn != NULL)
-        virConnectClose(v->conn);
+    disconnect(v);
+    loop_release();
     free(v->uri);
     free(v);
 }
@@ -97,26 +224,54 @@ bool avtb_virt_alive(avtb_virt *v)
     return v != NULL && v->conn != NULL && virConnectIsAlive(v->conn) == 1;
 }
 
+const char *avtb_virt_lost_why(avtb_virt *v)
+{
+    switch (v == NULL ? 0 : atomic_load(&v->close_reason) - 1) {
+    case VIR_CONNECT_CLOSE_REASON_KEEPALIVE:
+        return "it stopped answering (no keepalive reply for 30 s)";
+    case VIR_CONNECT_CLOSE_REASON_EOF:
+        return "it closed the connection";
+    case VIR_CONNECT_CLOSE_REASON_ERROR:
+        return "the connection failed";
+    default:
+        return "";
+    }
+}
+
+/*
+ * Whether libvirtd at uri answers within PROBE_TIMEOUT_MS. virConnectOpen
+ * has no time limit, and a stopped libvirtd still accepts connections
+ * (the kernel queues them) but never answers: the probe runs in a child
+ * that can be killed.
+ */
+static bool answers(const char *uri)
+{
+    const char *argv[] = {"virsh", "--quiet", "--connect", uri, "uri", NULL};
+    avtb_error err = {0};
+    int status = -1;
+
+    return avtb_spawn_quiet(argv, PROBE_TIMEOUT_MS, &status, &err) == AVTB_OK && status == 0;
+}
+
 avtb_err avtb_virt_reconnect(avtb_virt *v, unsigned timeout_ms, avtb_error *err)
 {
     struct timespec second = {1, 0};
+    double start = avtb_now();
 
     if (avtb_virt_alive(v))
         return AVTB_OK;
-    if (v->conn != NULL)
-        virConnectClose(v->conn);
-    v->conn = NULL;
-    for (unsigned waited = 0;; waited += 1000) {
-        v->conn = virConnectOpen(v->uri);
-        if (v->conn != NULL) {
+    disconnect(v);
+    for (;;) {
+        /* A libvirtd that timed out (or came back hung) would block virConnectOpen. */
+        if (answers(v->uri) && connect_to(v)) {
             v->generation++;
-            avtb_info("reconnected to libvirt at %s after %u s", v->uri, waited / 1000);
+            avtb_info("reconnected to libvirt at %s after %.0f s", v->uri, avtb_now() - start);
             return AVTB_OK;
         }
-        if (waited >= timeout_ms)
+        if (avtb_now() - start >= timeout_ms / 1000.0)
             return avtb_error_set(err, AVTB_ERR_LIBVIRT,
-                                  "libvirtd at %s did not come back within %u s: %s", v->uri,
-                                  timeout_ms / 1000, virGetLastErrorMessage());
+                                  "libvirtd at %s did not come back within %u s", v->uri,
+                                  timeout_ms / 1000);
         nanosleep(&second, NULL);
     }
 }

@@ -17,16 +17,24 @@ typedef struct avtb_virt avtb_virt;
 typedef struct avtb_vnet avtb_vnet;
 typedef struct avtb_vdom avtb_vdom;
 
-/* NULL uri: $AVTB_CONNECT, else qemu:///system. */
+/*
+ * NULL uri: $AVTB_CONNECT, else qemu:///system. The connection has libvirt
+ * keepalive (and so an event-loop thread while any is open): a libvirtd
+ * that stops answering closes it after about 30 s.
+ */
 avtb_err avtb_virt_open(const char *uri, avtb_virt **out, avtb_error *err) AVTB_WUR;
 void avtb_virt_close(avtb_virt *v);
 const char *avtb_virt_uri(const avtb_virt *v);
 /* Whether the connection to libvirtd still works (libvirtd may be killed mid-run). */
 bool avtb_virt_alive(avtb_virt *v);
+/* Why the connection closed, for a message ("it stopped answering (...)"); "" if unknown. */
+const char *avtb_virt_lost_why(avtb_virt *v);
 /*
  * After libvirtd went away: connects again, retrying every second up to
  * timeout_ms (a supervisor restarts libvirtd; it takes its running domains
- * over). Domains and networks made before are then found again by name.
+ * over; a stopped one may continue). Each try first checks, in a child with
+ * a time limit, that libvirtd answers. Domains and networks made before are
+ * then found again by name.
  */
 avtb_err avtb_virt_reconnect(avtb_virt *v, unsigned timeout_ms, avtb_error *err) AVTB_WUR;
 /* "libvirt X.Y.Z, QEMU A.B.C" into buf. */
