@@ -28,6 +28,8 @@
  */
 #define KEEPALIVE_INTERVAL 5
 #define KEEPALIVE_COUNT    5
+_Static_assert(KEEPALIVE_INTERVAL * (KEEPALIVE_COUNT + 1) == 30,
+               "avtb_virt_lost_why says 30 s");
 /* How long a libvirtd that is back gets to answer the reconnection probe. */
 #define PROBE_TIMEOUT_MS 5000
 
