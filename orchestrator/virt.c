@@ -38,7 +38,6 @@ struct avtb_virt {
     char *uri;
     unsigned generation;     /* bumped by every reconnection */
     atomic_int close_reason; /* 1 + VIR_CONNECT_CLOSE_REASON_*, 0 while open */
-    bool keepalive;          /* the connection has it (qemu:// does; test:// has not) */
 };
 
 /*
@@ -132,8 +131,7 @@ static bool connect_to(avtb_virt *v)
     if (virConnectRegisterCloseCallback(v->conn, on_close, v, NULL) < 0)
         avtb_debug("libvirt at %s: no close callback: %s", v->uri, virGetLastErrorMessage());
     /* 1: the daemon is too old for keepalive; -1: not a remote driver (test://). */
-    v->keepalive = virConnectSetKeepAlive(v->conn, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT) == 0;
-    if (!v->keepalive)
+    if (virConnectSetKeepAlive(v->conn, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT) != 0)
         avtb_debug("libvirt at %s: no keepalive: a libvirtd that stops answering will block avtb",
                    v->uri);
     return true;
@@ -244,7 +242,7 @@ const char *avtb_virt_lost_why(avtb_virt *v)
  * Whether libvirtd at uri answers within PROBE_TIMEOUT_MS. virConnectOpen
  * has no time limit, and a stopped libvirtd still accepts connections
  * (the kernel queues them) but never answers: the probe runs in a child
- * that can be killed.
+ * that can be killed. Without virsh (status 127) there is no probe.
  */
 static bool answers(const char *uri)
 {
@@ -252,7 +250,9 @@ static bool answers(const char *uri)
     avtb_error err = {0};
     int status = -1;
 
-    return avtb_spawn_quiet(argv, PROBE_TIMEOUT_MS, &status, &err) == AVTB_OK && status == 0;
+    if (avtb_spawn_quiet(argv, PROBE_TIMEOUT_MS, &status, &err) != AVTB_OK)
+        return false;
+    return status == 0 || status == 127;
 }
 
 avtb_err avtb_virt_reconnect(avtb_virt *v, unsigned timeout_ms, avtb_error *err)

@@ -1,9 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Generated libvirt XML and guest scripts: isolation and escaping. */
+/*
+ * Generated libvirt XML and guest scripts: isolation and escaping. The
+ * connection's event-loop thread and the reconnection probe's runner.
+ */
 #include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/util.h"
 #include "orchestrator/plant.h"
 #include "orchestrator/virt.h"
 
@@ -82,17 +91,116 @@ START_TEST(trigger_script_quotes_the_path)
 }
 END_TEST
 
+/*
+ * The threads of this process other than the caller: how many, and how
+ * many of them block both SIGINT and SIGTERM (from /proc/self/task).
+ */
+static void other_threads(int *n, int *blocking)
+{
+    char path[320], line[128];
+    unsigned long long blk;
+    struct dirent *e;
+    DIR *d = opendir("/proc/self/task");
+
+    *n = *blocking = 0;
+    ck_assert_ptr_nonnull(d);
+    while ((e = readdir(d)) != NULL) {
+        FILE *f;
+
+        if (e->d_name[0] == '.' || atoi(e->d_name) == (int)gettid())
+            continue;
+        (*n)++;
+        snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
+        if ((f = fopen(path, "r")) == NULL)
+            continue;
+        while (fgets(line, sizeof(line), f) != NULL)
+            if (sscanf(line, "SigBlk: %llx", &blk) == 1 && (blk >> (SIGINT - 1) & 1) &&
+                (blk >> (SIGTERM - 1) & 1))
+                (*blocking)++;
+        fclose(f);
+    }
+    closedir(d);
+}
+
+/*
+ * test:///default has no keepalive (not a remote driver): the connection
+ * works all the same. The event-loop thread runs from the first connection
+ * to the last, again and again, and blocks SIGINT and SIGTERM so they land
+ * in the main thread, whose waits they must interrupt.
+ */
+START_TEST(event_loop_follows_the_connections)
+{
+    avtb_error err = {0};
+    avtb_virt *a = NULL, *b = NULL;
+    int n, blocking;
+
+    other_threads(&n, &blocking);
+    ck_assert_int_eq(n, 0);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_msg(avtb_virt_open("test:///default", &a, &err) == AVTB_OK, "%s", err.msg);
+        ck_assert_msg(avtb_virt_open("test:///default", &b, &err) == AVTB_OK, "%s", err.msg);
+        ck_assert(avtb_virt_alive(a) && avtb_virt_alive(b));
+        ck_assert_str_eq(avtb_virt_lost_why(a), "");
+        other_threads(&n, &blocking);
+        ck_assert_int_ge(n, 1);
+        ck_assert_int_eq(blocking, n);
+        avtb_virt_close(a);
+        ck_assert(avtb_virt_alive(b));
+        avtb_virt_close(b);
+        other_threads(&n, &blocking);
+        ck_assert_int_eq(n, 0);
+    }
+}
+END_TEST
+
+/* The probe's runner: nothing reaches avtb's output; its status; its time limit. */
+START_TEST(quiet_spawn_discards_output)
+{
+    const char *argv[] = {"sh", "-c", "echo out; echo err >&2; exit 3", NULL};
+    avtb_error err = {0};
+    int pfd[2], saved, status = -1;
+    char buf[64];
+
+    ck_assert_int_eq(pipe2(pfd, O_NONBLOCK), 0);
+    saved = dup(2);
+    dup2(pfd[1], 2);
+    ck_assert_int_eq(avtb_spawn_quiet(argv, 10000, &status, &err), AVTB_OK);
+    dup2(saved, 2);
+    close(saved);
+    close(pfd[1]);
+    ck_assert_int_eq(status, 3);
+    ck_assert_int_le(read(pfd[0], buf, sizeof(buf)), 0);
+    close(pfd[0]);
+}
+END_TEST
+
+START_TEST(quiet_spawn_kills_at_the_limit)
+{
+    const char *argv[] = {"sleep", "60", NULL};
+    avtb_error err = {0};
+    int status = -1;
+
+    ck_assert_int_eq(avtb_spawn_quiet(argv, 200, &status, &err), AVTB_ERR_TIMEOUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "sleep did not finish"));
+}
+END_TEST
+
 static Suite *virt_suite(void)
 {
     Suite *s = suite_create("virt");
     TCase *x = tcase_create("xml");
     TCase *p = tcase_create("plant scripts");
+    TCase *c = tcase_create("connection");
 
     tcase_add_test(x, network_is_isolated);
     tcase_add_test(x, domain_xml_types_and_escaping);
     tcase_add_test(p, trigger_script_quotes_the_path);
+    tcase_add_test(c, event_loop_follows_the_connections);
+    tcase_add_test(c, quiet_spawn_discards_output);
+    tcase_add_test(c, quiet_spawn_kills_at_the_limit);
     suite_add_tcase(s, x);
     suite_add_tcase(s, p);
+    suite_add_tcase(s, c);
     return s;
 }
 
