@@ -38,20 +38,24 @@ struct avtb_virt {
     char *uri;
     unsigned generation;     /* bumped by every reconnection */
     atomic_int close_reason; /* 1 + VIR_CONNECT_CLOSE_REASON_*, 0 while open */
+    bool holds_loop;         /* counted in loop.users */
 };
 
 /*
  * libvirt's event loop, which keepalive needs: one thread per process,
  * running while any connection is open. It blocks every signal, so SIGINT
- * and SIGTERM still reach (and interrupt) the main thread. Children forked
- * while it runs never call libvirt (collectors, the confined analysis,
- * helpers that exec), so the locks it may hold at a fork do not matter.
+ * and SIGTERM still reach (and interrupt) the main thread. It is stopped
+ * around every fork (pthread_atfork) and started again in the parent, so no
+ * child inherits a lock it held: collectors and the analysis run on after
+ * their fork, and under ASan a child forked while another thread held an
+ * allocator lock hung for good (orchestrator/PRIVSEP.md).
  */
 static struct {
     pthread_mutex_t lock;
     pthread_t thread;
     unsigned users;
-    bool registered;
+    bool registered; /* virEventRegisterDefaultImpl and pthread_atfork done */
+    bool running;    /* the thread exists */
     atomic_bool quit;
 } loop = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -70,46 +74,84 @@ static void loop_wake(int timer, void *opaque)
     (void)opaque;
 }
 
+/* With loop.lock held. */
+static void loop_start(void)
+{
+    sigset_t all, old;
+
+    atomic_store(&loop.quit, false);
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    loop.running = pthread_create(&loop.thread, NULL, loop_main, NULL) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* With loop.lock held. */
+static void loop_stop(void)
+{
+    int timer;
+
+    if (!loop.running)
+        return;
+    atomic_store(&loop.quit, true);
+    /* An immediate timer wakes virEventRunDefaultImpl, as virsh does. */
+    timer = virEventAddTimeout(0, loop_wake, NULL, NULL);
+    pthread_join(loop.thread, NULL);
+    if (timer >= 0)
+        virEventRemoveTimeout(timer);
+    loop.running = false;
+}
+
+static void before_fork(void)
+{
+    pthread_mutex_lock(&loop.lock);
+    if (loop.running && !pthread_equal(pthread_self(), loop.thread))
+        loop_stop();
+}
+
+static void after_fork_parent(void)
+{
+    if (loop.users > 0 && !loop.running)
+        loop_start();
+    pthread_mutex_unlock(&loop.lock);
+}
+
+/* The child has no event loop and never calls libvirt. */
+static void after_fork_child(void)
+{
+    loop.users = 0;
+    loop.running = false;
+    pthread_mutex_unlock(&loop.lock);
+}
+
 /* True if the event loop runs (it is not fatal if it cannot: no keepalive). */
 static bool loop_hold(void)
 {
-    sigset_t all, old;
-    bool ok = true;
+    bool ok;
 
     pthread_mutex_lock(&loop.lock);
-    if (loop.users == 0) {
-        if (!loop.registered && virEventRegisterDefaultImpl() < 0) {
-            ok = false;
-            goto out;
+    if (!loop.registered) {
+        if (virEventRegisterDefaultImpl() < 0 ||
+            pthread_atfork(before_fork, after_fork_parent, after_fork_child) != 0) {
+            pthread_mutex_unlock(&loop.lock);
+            return false;
         }
         loop.registered = true;
-        atomic_store(&loop.quit, false);
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        ok = pthread_create(&loop.thread, NULL, loop_main, NULL) == 0;
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (!ok)
-            goto out;
     }
-    loop.users++;
-out:
+    if (!loop.running)
+        loop_start();
+    ok = loop.running;
+    if (ok)
+        loop.users++;
     pthread_mutex_unlock(&loop.lock);
     return ok;
 }
 
 static void loop_release(void)
 {
-    int timer;
-
     pthread_mutex_lock(&loop.lock);
-    if (loop.users > 0 && --loop.users == 0) {
-        atomic_store(&loop.quit, true);
-        /* An immediate timer wakes virEventRunDefaultImpl, as virsh does. */
-        timer = virEventAddTimeout(0, loop_wake, NULL, NULL);
-        pthread_join(loop.thread, NULL);
-        if (timer >= 0)
-            virEventRemoveTimeout(timer);
-    }
+    if (loop.users > 0 && --loop.users == 0)
+        loop_stop();
     pthread_mutex_unlock(&loop.lock);
 }
 
@@ -188,14 +230,16 @@ avtb_err avtb_virt_open(const char *uri, avtb_virt **out, avtb_error *err)
         free(v);
         return avtb_error_set(err, AVTB_ERR_NOMEM, "out of memory");
     }
-    if (!loop_hold())
+    v->holds_loop = loop_hold();
+    if (!v->holds_loop)
         avtb_warn("no libvirt event loop: a libvirtd that stops answering will block avtb");
     if (!connect_to(v)) {
         avtb_error_set(err, AVTB_ERR_LIBVIRT,
                        "cannot connect to libvirt at %s: %s; start a private libvirtd with "
                        "'orchestrator/scripts/avtb-sandbox run -- avtb ...' or pass --connect URI",
                        uri, virGetLastErrorMessage());
-        loop_release();
+        if (v->holds_loop)
+            loop_release();
         free(v->uri);
         free(v);
         return AVTB_ERR_LIBVIRT;
@@ -209,7 +253,8 @@ void avtb_virt_close(avtb_virt *v)
     if (v == NULL)
         return;
     disconnect(v);
-    loop_release();
+    if (v->holds_loop)
+        loop_release();
     free(v->uri);
     free(v);
 }

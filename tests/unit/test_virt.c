@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -93,8 +94,11 @@ END_TEST
 
 /*
  * The threads of this process other than the caller: how many, and how
- * many of them block both SIGINT and SIGTERM (from /proc/self/task).
+ * many of them block both SIGINT and SIGTERM (from /proc/self/task); the
+ * last one's id.
  */
+static int last_tid;
+
 static void other_threads(int *n, int *blocking)
 {
     char path[320], line[128];
@@ -110,6 +114,7 @@ static void other_threads(int *n, int *blocking)
         if (e->d_name[0] == '.' || atoi(e->d_name) == (int)gettid())
             continue;
         (*n)++;
+        last_tid = atoi(e->d_name);
         snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
         if ((f = fopen(path, "r")) == NULL)
             continue;
@@ -126,13 +131,15 @@ static void other_threads(int *n, int *blocking)
  * test:///default has no keepalive (not a remote driver): the connection
  * works all the same. The event-loop thread runs from the first connection
  * to the last, again and again, and blocks SIGINT and SIGTERM so they land
- * in the main thread, whose waits they must interrupt.
+ * in the main thread, whose waits they must interrupt. A fork stops it and
+ * starts it again in the parent.
  */
 START_TEST(event_loop_follows_the_connections)
 {
     avtb_error err = {0};
     avtb_virt *a = NULL, *b = NULL;
-    int n, blocking;
+    int n, blocking, status, before;
+    pid_t pid;
 
     other_threads(&n, &blocking);
     ck_assert_int_eq(n, 0);
@@ -144,6 +151,17 @@ START_TEST(event_loop_follows_the_connections)
         other_threads(&n, &blocking);
         ck_assert_int_ge(n, 1);
         ck_assert_int_eq(blocking, n);
+        /* Stopped for a fork, started again in the parent: a new thread. */
+        before = last_tid;
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0)
+            _exit(0);
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        other_threads(&n, &blocking);
+        ck_assert_int_ge(n, 1);
+        ck_assert_int_eq(blocking, n);
+        ck_assert_int_ne(last_tid, before);
         avtb_virt_close(a);
         ck_assert(avtb_virt_alive(b));
         avtb_virt_close(b);
