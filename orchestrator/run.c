@@ -131,12 +131,6 @@ static void add_reason(run *r, const char *fmt, ...)
         free(msg);
 }
 
-/* ": " before avtb_virt_lost_why's text, when it has one. */
-static const char *lost_why_sep(run *r)
-{
-    return avtb_virt_lost_why(r->virt)[0] != '\0' ? ": " : "";
-}
-
 static void phase_begin(run *r, const char *name)
 {
     char point[48];
@@ -550,9 +544,8 @@ static avtb_err boot(run *r, avtb_error *err)
         if (!avtb_vdom_running(r->dom))
             return !avtb_virt_alive(r->virt)
                        ? avtb_error_set(err, AVTB_ERR_LIBVIRT,
-                                        "lost the connection to libvirtd at %s during boot%s%s",
-                                        avtb_virt_uri(r->virt), lost_why_sep(r),
-                                        avtb_virt_lost_why(r->virt))
+                                        "lost the connection to libvirtd at %s during boot%s",
+                                        avtb_virt_uri(r->virt), avtb_virt_lost_why(r->virt))
                        : avtb_error_set(err, AVTB_ERR_CHILD,
                                         "the guest stopped during boot; see %s", r->console);
     }
@@ -661,9 +654,9 @@ static avtb_err dwell(run *r, avtb_error *err)
             if (!avtb_virt_alive(r->virt))
                 return avtb_error_set(err, AVTB_ERR_LIBVIRT,
                                       "lost the connection to libvirtd at %s %.1f s into the "
-                                      "dwell%s%s",
+                                      "dwell%s",
                                       avtb_virt_uri(r->virt), avtb_now() - r->hello_at,
-                                      lost_why_sep(r), avtb_virt_lost_why(r->virt));
+                                      avtb_virt_lost_why(r->virt));
 
             /* The console reaches its file through virtlogd: its last lines may lag
              * the guest's end by a moment. */
@@ -692,7 +685,8 @@ static avtb_err dwell(run *r, avtb_error *err)
 /*
  * libvirtd went away (killed, crashed, stopped answering): waits for its
  * supervisor to start it again (or for it to answer again), which takes the
- * run's QEMU over, so the domain and network can be destroyed. If it does not come back, the run's QEMU is killed directly.
+ * run's QEMU over, so the domain and network can be destroyed. If it does
+ * not come back, the run's QEMU is killed directly.
  */
 static void regain_libvirt(run *r)
 {

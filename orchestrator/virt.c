@@ -273,11 +273,11 @@ const char *avtb_virt_lost_why(avtb_virt *v)
 {
     switch (v == NULL ? 0 : atomic_load(&v->close_reason) - 1) {
     case VIR_CONNECT_CLOSE_REASON_KEEPALIVE:
-        return "it stopped answering (no keepalive reply for 30 s)";
+        return ": it stopped answering (no keepalive reply for 30 s)";
     case VIR_CONNECT_CLOSE_REASON_EOF:
-        return "it closed the connection";
+        return ": it closed the connection";
     case VIR_CONNECT_CLOSE_REASON_ERROR:
-        return "the connection failed";
+        return ": the connection failed";
     default:
         return "";
     }

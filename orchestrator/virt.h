@@ -27,7 +27,7 @@ void avtb_virt_close(avtb_virt *v);
 const char *avtb_virt_uri(const avtb_virt *v);
 /* Whether the connection to libvirtd still works (libvirtd may be killed mid-run). */
 bool avtb_virt_alive(avtb_virt *v);
-/* Why the connection closed, for a message ("it stopped answering (...)"); "" if unknown. */
+/* Why the connection closed, to append to a message (": it stopped answering (...)"); "" if unknown. */
 const char *avtb_virt_lost_why(avtb_virt *v);
 /*
  * After libvirtd went away: connects again, retrying every second up to
