@@ -3,12 +3,14 @@
 #include "orchestrator/run.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -62,6 +64,9 @@ typedef struct avtb_run_state {
     char run_id[160];
     char tag[TAG_LEN + 1];
     char *evdir, *workdir, *overlay, *sock, *fasock, *console;
+    /* An exclusive flock on the work directory while the run lives: what
+     * `leakcheck --clean` tests to tell a killed run's leftovers from a live run. */
+    int workdir_lock;
     avtb_image *img;
     const avtb_accel *accel;
     avtb_virt *virt;
@@ -232,6 +237,15 @@ static avtb_err make_dirs(run *r, avtb_error *err)
                                 r->evdir);
     if (mkdir(r->workdir, 0700) < 0)
         return avtb_error_errno(err, AVTB_ERR_IO, errno, "cannot create work directory %s",
+                                r->workdir);
+    /* Held until the run ends; leakcheck --clean removes only unlocked work
+     * dirs, and holds the lock while it does: if it took this one in the
+     * moment since mkdir, the run stops here rather than lose its files. */
+    r->workdir_lock = open(r->workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (r->workdir_lock < 0 || flock(r->workdir_lock, LOCK_EX | LOCK_NB) < 0)
+        return avtb_error_errno(err, AVTB_ERR_IO, errno,
+                                "cannot lock work directory %s (was leakcheck --clean "
+                                "removing it? run again)",
                                 r->workdir);
     /* A stock libvirtd runs QEMU as libvirt-qemu, which must create the channel socket. */
     qemu_user = getpwnam("libvirt-qemu");
@@ -981,6 +995,8 @@ static avtb_err run_pipeline(run *r, avtb_error *err)
 
 static void free_run(run *r)
 {
+    if (r->workdir_lock >= 0)
+        close(r->workdir_lock);
     for (size_t i = 0; i < r->ndocs; i++)
         avtb_honeydoc_free(r->docs[i]);
     free(r->docs);
@@ -1362,7 +1378,7 @@ avtb_run_state *avtb_run_start(const avtb_run_opts *opts, const avtb_scenario *s
     }
     r->s = s;
     r->opts = opts;
-    r->agent_fd = r->fa_fd = -1;
+    r->agent_fd = r->fa_fd = r->workdir_lock = -1;
     avtb_utc_now(r->started);
     if (make_dirs(r, &err) != AVTB_OK) {
         avtb_errorf("%s: %s", s->name, err.msg);
