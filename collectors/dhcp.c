@@ -118,6 +118,9 @@ static avtb_err dhcp_start(const avtb_collector_env *env, void **state, avtb_err
     d->argv[n++] = "--log-dhcp";
     d->argv[n++] = "--pid-file=";
     d->argv[n++] = "--user=root"; /* its log and leases are in the root-owned evidence */
+    /* Its default group (dip) would change its gid, which clears the
+     * parent-death signal it inherits: a SIGKILLed avtb would leave it running. */
+    d->argv[n++] = "--group=root";
     ARG("--interface=%s", env->bridge);
     ARG("--dhcp-range=%s,static,255.255.255.0,1h", env->guest_ip);
     ARG("--dhcp-host=%s,%s,1h", env->guest_mac, env->guest_ip);

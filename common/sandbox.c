@@ -227,10 +227,20 @@ out:
 avtb_err avtb_sandbox_enter(const char *what, unsigned flags, avtb_error *err)
 {
     struct rlimit no_core = {0, 0};
+    pid_t parent = getppid();
+    int deathsig = 0;
     avtb_err r;
 
+    if (prctl(PR_GET_PDEATHSIG, &deathsig, 0, 0, 0) != 0)
+        return fail(err, what, "PR_GET_PDEATHSIG", errno);
     if (geteuid() == 0 && (r = drop_root(what, err)) != AVTB_OK)
         return r;
+    /* A new uid or gid clears the parent-death signal (prctl(2)): without it
+     * again, a SIGKILLed avtb would leave this process running. */
+    if (deathsig != 0 && prctl(PR_SET_PDEATHSIG, deathsig, 0, 0, 0) != 0)
+        return fail(err, what, "PR_SET_PDEATHSIG", errno);
+    if (deathsig != 0 && getppid() != parent)
+        return avtb_error_set(err, AVTB_ERR_CHILD, "%s: avtb exited while it started", what);
     if ((r = drop_caps(what, err)) != AVTB_OK)
         return r;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)

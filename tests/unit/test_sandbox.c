@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -151,6 +152,59 @@ START_TEST(test_uid_dropped)
         return; /* the uid part applies to root only */
     assert_exit0(confined(0, probe_not_root));
     assert_exit0(confined(0, probe_write_root_file));
+}
+END_TEST
+
+/*
+ * A new uid or gid clears the parent-death signal, so the sandbox must arm it
+ * again: otherwise a SIGKILLed avtb leaves its sink running. Three
+ * generations: this test (a subreaper, so it can wait for its grandchild),
+ * a parent that exits once the grandchild is confined, and the grandchild,
+ * which must die with it.
+ */
+START_TEST(test_dies_with_parent)
+{
+    int ready[2], pids[2], status = 0;
+    pid_t mid, child = -1;
+
+    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+    ck_assert_int_eq(pipe(ready), 0);
+    ck_assert_int_eq(pipe(pids), 0);
+    mid = fork();
+    ck_assert_int_ge(mid, 0);
+    if (mid == 0) {
+        pid_t parent = getpid(), c = fork();
+        char b;
+
+        if (c == 0) {
+            avtb_error err = {0};
+
+            if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent)
+                _exit(101);
+            if (avtb_sandbox_enter("test", 0, &err) != AVTB_OK)
+                _exit(100);
+            if (write(ready[1], "r", 1) != 1)
+                _exit(102);
+            for (;;)
+                sleep(1);
+        }
+        if (c < 0 || read(ready[0], &b, 1) != 1 || write(pids[1], &c, sizeof(c)) != sizeof(c))
+            _exit(1);
+        _exit(0);
+    }
+    ck_assert_int_eq(read(pids[0], &child, sizeof(child)), (ssize_t)sizeof(child));
+    ck_assert_int_eq(waitpid(mid, &status, 0), mid);
+    assert_exit0(status);
+    /* Reparented to this process; dead within 2 s, or the signal was lost. */
+    for (int i = 0; i < 200 && waitpid(child, &status, WNOHANG) == 0; i++)
+        usleep(10000);
+    if (kill(child, 0) == 0) {
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        ck_abort_msg("the confined child outlived its parent (no parent-death signal)");
+    }
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "wait status 0x%x", status);
+    prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
 }
 END_TEST
 
@@ -315,6 +369,7 @@ static Suite *sandbox_suite(void)
     TCase *tc = tcase_create("confinement");
 
     tcase_add_test(tc, test_uid_dropped);
+    tcase_add_test(tc, test_dies_with_parent);
     tcase_add_test(tc, test_exec_killed);
     tcase_add_test(tc, test_fork_killed_threads_work);
     tcase_add_test(tc, test_ordinary_work);
