@@ -192,7 +192,11 @@ START_TEST(test_dies_with_parent)
             _exit(1);
         _exit(0);
     }
+    close(ready[0]);
+    close(ready[1]);
+    close(pids[1]);
     ck_assert_int_eq(read(pids[0], &child, sizeof(child)), (ssize_t)sizeof(child));
+    close(pids[0]);
     ck_assert_int_eq(waitpid(mid, &status, 0), mid);
     assert_exit0(status);
     /* Reparented to this process; dead within 2 s, or the signal was lost. */
